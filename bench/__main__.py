@@ -1,0 +1,5 @@
+"""`python -m bench` is `rtbench`."""
+
+from bench.cli.main import main
+
+raise SystemExit(main())

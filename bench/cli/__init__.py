@@ -1,0 +1,2 @@
+"""One module per subcommand; each exposes `NAME`, `HELP`, `add_arguments(parser)` and
+`run(args) -> int`. `main.COMMANDS` is the explicit registry."""

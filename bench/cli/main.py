@@ -1,0 +1,42 @@
+"""`rtbench` entry point: parse, dispatch, and turn `UserError` into one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from bench import __version__
+from bench.cli import report, run, serve
+from bench.errors import UserError
+
+COMMANDS: tuple[ModuleType, ...] = (run, serve, report)
+"""The subcommands, in the order `--help` lists them."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rtbench",
+        description="Measure realtime speech-to-speech endpoints: latency, quality, cost.",
+    )
+    parser.add_argument("--version", action="version", version=f"realtime-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args._run(args)
+    except UserError as exc:
+        print(f"rtbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rtbench: interrupted", file=sys.stderr)
+        return 130
+    return code

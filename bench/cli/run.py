@@ -1,0 +1,182 @@
+"""Run a scenario against one or more targets and write a run directory with an HTML report.
+
+With no target the built-in reference endpoint is started in-process on 127.0.0.1 and stopped
+after. Exit 0 when the run completes, 1 when every measured turn failed, 2 on a user error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import sys
+import time
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bench.cli.common import print_summary
+from bench.errors import UnknownNameError
+from bench.machine import harness_info, machine_info
+from bench.plan import CallSpec, expand, load_utterances
+from bench.report.html import write_report
+from bench.results.records import TurnRecord
+from bench.results.store import SUMMARY, RunStore, load_records, new_run_id, write_json
+from bench.results.summary import summarize
+from bench.runner import TRANSPORTS, RunOptions, Runner
+from bench.scenario import LoadedScenario, load_scenario
+from bench.stats import describe
+from bench.targets import REFERENCE, Target, TargetBook
+
+NAME = "run"
+HELP = "run a scenario and write a report"
+
+
+def default_scenario() -> Path:
+    return Path(str(resources.files("bench.scenarios").joinpath("quickstart.yaml")))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", nargs="?", type=Path, metavar="SCENARIO",
+                        help="scenario YAML (default: the built-in quickstart)")
+    parser.add_argument("--target", "-t", action="append", metavar="NAME|URL",
+                        help="target name from the targets file, or a ws:// / wss:// URL "
+                             "(repeatable; default: the scenario's targets)")
+    parser.add_argument("--targets", type=Path, metavar="FILE",
+                        help="targets file (default: $RTBENCH_TARGETS or ./targets.yaml)")
+    parser.add_argument("--api-key-env", metavar="VAR",
+                        help="environment variable holding the API key for URL targets")
+    parser.add_argument("--transport", action="append", choices=["websocket", "webrtc"],
+                        help="override the scenario's transports (repeatable)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="run directory (default: reports/<run-id>)")
+    parser.add_argument("--repeats", type=int, metavar="N", help="override the scenario's repeats")
+    parser.add_argument("--concurrency", type=int, metavar="N", help="override the scenario's concurrency")
+    parser.add_argument("--pace", choices=["realtime", "burst"],
+                        help="send input audio in real time (default) or as fast as possible")
+    parser.add_argument("--no-audio", action="store_true", help="do not save input/output WAV files")
+    parser.add_argument("--dry-run", action="store_true", help="show the expanded matrix and exit")
+
+
+def resolve_targets(args: argparse.Namespace, loaded: LoadedScenario) -> list[Target]:
+    book = TargetBook.load(args.targets)
+    specs = args.target or loaded.scenario.targets
+    targets = [book.resolve(s, args.api_key_env) for s in specs]
+    for t in targets:
+        t.api_key()  # fail now, naming the variable, not after the run started
+    return targets
+
+
+def check_transports(names: list[str]) -> None:
+    for n in names:
+        if n not in TRANSPORTS:
+            raise UnknownNameError("transport (not available in this version)", n, list(TRANSPORTS))
+
+
+def matrix_table(calls: list[CallSpec]) -> Table:
+    table = Table(title=f"{len(calls)} calls, {sum(len(c.conversation.turns) for c in calls)} turns")
+    for col in ("call", "target", "transport", "voice", "turns", "repeat", "warm-up"):
+        table.add_column(col)
+    for c in calls:
+        labels = ", ".join(t.label for t in c.conversation.turns)
+        table.add_row(c.call_id, c.target.name, c.transport, c.conversation.voice, labels,
+                      str(c.repeat) if c.repeat >= 0 else "—", "yes" if c.warmup else "")
+    return table
+
+
+@contextlib.contextmanager
+def endpoints(targets: list[Target]) -> Iterator[dict[str, str]]:
+    """Target name → URL, starting the in-process reference endpoint if a target needs it."""
+    urls = {t.name: t.url for t in targets if t.url}
+    if not any(t.url is None for t in targets):
+        yield urls
+        return
+    from bench.refserver.config import RefServerConfig
+    from bench.refserver.server import ThreadedRefServer
+
+    with ThreadedRefServer(RefServerConfig()) as url:
+        yield {**urls, **{t.name: url for t in targets if t.url is None}}
+
+
+def _manifest(loaded: LoadedScenario, run_id: str, targets: list[Target], args: argparse.Namespace,
+              options: RunOptions) -> dict[str, object]:
+    return {
+        "run_id": run_id, "harness": harness_info(), "machine": machine_info(),
+        "scenario": {"name": loaded.scenario.name, "path": str(loaded.path), "sha256": loaded.sha256,
+                     "text": loaded.text},
+        "targets": [t.public() for t in targets], "argv": sys.argv[1:],
+        "options": {"paced": options.paced, "concurrency": options.concurrency},
+        "started_at": dt.datetime.now(dt.UTC).isoformat(),
+        "notes": ["reference target priced as gpt-realtime (simulated cost)"]
+        if any(t.name == REFERENCE for t in targets) else [],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load_scenario(args.scenario or default_scenario())
+    s = loaded.scenario
+    targets = resolve_targets(args, loaded)
+    transports = args.transport or list(s.transport)
+    check_transports(transports)
+    console = Console(stderr=False)
+    calls = expand(loaded, targets, load_utterances(loaded), args.repeats, transports)
+    if args.dry_run:
+        console.print(matrix_table(calls))
+        return 0
+    run_id = new_run_id(s.name)
+    out = args.out or Path("reports") / run_id
+    options = RunOptions(run_id, paced=(args.pace or s.pace) == "realtime",
+                         concurrency=args.concurrency or s.concurrency, save_audio=not args.no_audio)
+    store = RunStore(out)
+    manifest = _manifest(loaded, run_id, targets, args, options)
+    store.write_manifest(manifest)
+    started = time.perf_counter()
+    with endpoints(targets) as urls:
+        runner = Runner(loaded, store, options, urls)
+        _execute(runner, calls, console)
+    store.close()
+    manifest["ended_at"] = dt.datetime.now(dt.UTC).isoformat()
+    store.write_manifest(manifest)
+    return _finish(out, manifest, runner, time.perf_counter() - started, console)
+
+
+def _execute(runner: Runner, calls: list[CallSpec], console: Console) -> None:
+    total = sum(len(c.conversation.turns) for c in calls)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[status]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("turns", total=total, status="")
+        failed = 0
+
+        def on_turn(r: TurnRecord) -> None:
+            nonlocal failed
+            failed += 0 if r.ok else 1
+            v2v = r.metrics.get("v2v_ms") or r.metrics.get("ttfb_ms")
+            last = f"last {v2v:.0f} ms" if v2v is not None else (r.error.cause if r.error else "")
+            progress.update(task, advance=1, status=f"{failed} failed · {last}")
+
+        runner.progress = on_turn
+        asyncio.run(runner.run(calls))
+
+
+def _finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: float, console: Console) -> int:
+    records = load_records(out)
+    lag = describe(runner.lag.samples_ms)
+    harness = {"wall_s": round(wall_s, 3), "loop_lag_ms": {k: lag[k] for k in ("n", "p50", "p99", "max")}}
+    summary = summarize(records, {"run_id": manifest["run_id"],
+                                  "scenario": manifest["scenario"]["name"],  # type: ignore[index]
+                                  "harness": harness})
+    write_json(out / SUMMARY, summary)
+    report = write_report(out, manifest, summary, records)
+    print_summary(summary, console)
+    p99 = lag["p99"]
+    console.print(f"{len(records)} turns in {wall_s:.1f} s · harness event-loop lag p99 "
+                  f"{p99:.2f} ms" if p99 is not None else f"{len(records)} turns in {wall_s:.1f} s")
+    print(report.resolve(), flush=True)
+    measured = [r for r in records if not r.warmup]
+    return 1 if measured and not any(r.ok for r in measured) else 0

@@ -1,0 +1,1 @@
+"""Speech for the harness to send: synthetic (espeak-ng) and recorded corpora."""

@@ -1,0 +1,56 @@
+"""Synthetic speech: scenario sentences spoken by espeak-ng voices, cached by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from bench.audio import Clip, concat, read_audio, silence, speech_bounds, write_wav
+from bench.corpus.espeak import synthesize
+from bench.corpus.utterance import Utterance
+from bench.errors import AudioError
+
+ENGINE_TAG = "espeak-ng/espeakng-loader"
+
+
+def cache_dir() -> Path:
+    """`$RTBENCH_CACHE`, else `$XDG_CACHE_HOME/realtime-bench`, else `~/.cache/realtime-bench`."""
+    env = os.environ.get("RTBENCH_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "realtime-bench"
+
+
+def _key(text: str, voice: str, rate_wpm: int) -> str:
+    blob = json.dumps([ENGINE_TAG, text, voice, rate_wpm], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def speak(text: str, voice: str, rate_wpm: int) -> Clip:
+    """espeak-ng speech for `text`, from the cache when it was made before."""
+    path = cache_dir() / "tts" / f"{_key(text, voice, rate_wpm)}.wav"
+    if path.is_file():
+        try:
+            return read_audio(path)
+        except AudioError:
+            path.unlink(missing_ok=True)
+    clip = synthesize(text, voice, rate_wpm)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    write_wav(tmp, clip)
+    tmp.replace(path)
+    return clip
+
+
+def synthetic_utterance(
+    sid: str, text: str, voice: str, rate_wpm: int, lead_ms: int, trail_ms: int
+) -> Utterance:
+    """The sentence spoken, padded with silence; onset and offset are exact."""
+    speech = speak(text, voice, rate_wpm)
+    on, off = speech_bounds(speech)
+    clip = concat(silence(lead_ms / 1000, speech.rate), speech, silence(trail_ms / 1000, speech.rate))
+    lead = lead_ms / 1000
+    return Utterance(sid, text, clip, lead + on / speech.rate, lead + off / speech.rate, voice)

@@ -1,0 +1,1 @@
+"""Metrics: pure functions of stored records, and the registry that describes them."""

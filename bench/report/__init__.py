@@ -1,0 +1,1 @@
+"""Reports: HTML (Jinja2 + inline matplotlib SVG), one self-contained file per run."""

@@ -1,0 +1,92 @@
+"""A run directory: manifest.json, calls.jsonl (appended and flushed per turn), audio/,
+summary.json and report.html."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import IO, Any
+
+from bench.audio import Clip, write_wav
+from bench.errors import UserError
+from bench.results import SCHEMA_VERSION
+from bench.results.records import TurnRecord
+
+MANIFEST, CALLS, SUMMARY, REPORT = "manifest.json", "calls.jsonl", "summary.json", "report.html"
+
+
+def new_run_id(name: str) -> str:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40]
+    return f"{stamp}-{safe}-{secrets.token_hex(2)}"
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically: a reader never sees half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found (is this a run directory?)") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    if int(data.get("schema_version", 1)) > SCHEMA_VERSION:
+        raise UserError(f"{path}: schema_version {data['schema_version']} is newer than this harness")
+    return data
+
+
+class RunStore:
+    """Writes one run. Records reach the OS before `append` returns."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        (root / "audio").mkdir(parents=True, exist_ok=True)
+        self._calls: IO[str] = open(root / CALLS, "a", encoding="utf-8")  # noqa: SIM115
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json(self.root / MANIFEST, {"schema_version": SCHEMA_VERSION, **manifest})
+
+    def append(self, record: TurnRecord) -> None:
+        self._calls.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        self._calls.flush()
+
+    def save_audio(self, name: str, clip: Clip) -> str:
+        rel = f"audio/{name}.wav"
+        write_wav(self.root / rel, clip)
+        return rel
+
+    def close(self) -> None:
+        self._calls.flush()
+        os.fsync(self._calls.fileno())
+        self._calls.close()
+
+
+def load_records(run_dir: Path) -> list[TurnRecord]:
+    """Every turn record of a run, skipping a torn last line (a crash mid-write)."""
+    path = run_dir / CALLS
+    if not path.is_file():
+        raise UserError(f"{path}: not found (is {run_dir} a run directory?)")
+    out = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(TurnRecord.from_json(json.loads(line)))
+        except json.JSONDecodeError:
+            if n == len(lines):
+                break
+            raise UserError(f"{path}:{n}: not valid JSON") from None
+        except TypeError as exc:
+            raise UserError(f"{path}:{n}: not a turn record: {exc}") from None
+    return out

@@ -1,0 +1,205 @@
+"""Run a scenario: expand the matrix, drive calls with bounded concurrency, and write every
+turn's record the moment it ends. Metrics are computed here from the same fields stored."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from bench.audio import decode_wire
+from bench.errors import ConnectionLost, EndpointFault, TurnTimeout, UnknownNameError
+from bench.metrics.latency import first_audible_ns, latency_metrics, throughput_metrics
+from bench.plan import CallSpec, TurnSpec
+from bench.results.records import TurnError, TurnRecord
+from bench.results.store import RunStore
+from bench.scenario import LoadedScenario
+from bench.session import Session, SessionOptions
+from bench.targets import Target
+from bench.timeline import Timeline
+from bench.transports.base import Endpoint, Transport, now_ns
+from bench.transports.websocket import WebSocketTransport
+from bench.usage import Usage, cost_usd
+
+TRANSPORTS: dict[str, Callable[[], Transport]] = {"websocket": WebSocketTransport}
+"""Transports available to `run`, by the name scenarios use."""
+
+ProgressFn = Callable[[TurnRecord], None]
+
+
+def make_transport(name: str) -> Transport:
+    if name not in TRANSPORTS:
+        raise UnknownNameError("transport", name, list(TRANSPORTS))
+    return TRANSPORTS[name]()
+
+
+def endpoint_for(target: Target, url: str, dialect_headers: dict[str, str]) -> Endpoint:
+    """URL with `?model=`, and auth as the target wants it. The key never leaves memory."""
+    parts = urlsplit(url)
+    query = parts.query
+    if target.model and "model=" not in query:
+        query = "&".join(filter(None, [query, urlencode({"model": target.model})]))
+    key, headers, protocols = target.api_key(), dict(dialect_headers), []
+    if key and target.auth == "bearer":
+        headers["Authorization"] = f"Bearer {key}"
+    elif key and target.auth == "api-key":
+        headers["api-key"] = key
+    elif key and target.auth == "subprotocol":
+        protocols = ["realtime", f"openai-insecure-api-key.{key}"]
+        if "OpenAI-Beta" in headers:
+            protocols.append("openai-beta.realtime-v1")
+    return Endpoint(urlunsplit(parts._replace(query=query)), headers, protocols)
+
+
+@dataclass
+class LoopLag:
+    """How late the harness's own event loop wakes up: its measurement overhead."""
+
+    interval_s: float = 0.01
+    samples_ms: list[float] = field(default_factory=list)
+
+    async def run(self) -> None:
+        while True:
+            t = now_ns()
+            await asyncio.sleep(self.interval_s)
+            self.samples_ms.append((now_ns() - t) / 1e6 - self.interval_s * 1000)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    run_id: str
+    paced: bool = True
+    concurrency: int = 1
+    save_audio: bool = True
+
+
+class Runner:
+    """Executes calls against resolved endpoint URLs, writing records to `store`."""
+
+    def __init__(self, loaded: LoadedScenario, store: RunStore, options: RunOptions,
+                 urls: dict[str, str], progress: ProgressFn | None = None) -> None:
+        self.loaded, self.store, self.options, self.urls = loaded, store, options, urls
+        self.progress = progress or (lambda _r: None)
+        self.lag = LoopLag()
+
+    async def run(self, calls: list[CallSpec]) -> None:
+        sem = asyncio.Semaphore(self.options.concurrency)
+        monitor = asyncio.create_task(self.lag.run())
+
+        async def one(call: CallSpec) -> None:
+            async with sem:
+                await self.run_call(call)
+
+        try:
+            await asyncio.gather(*(one(c) for c in calls))
+        finally:
+            monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
+
+    def _options(self, call: CallSpec) -> SessionOptions:
+        s = self.loaded.scenario
+        return SessionOptions(s.session, None, call.target.dialect, self.options.paced, s.turn_timeout_s)
+
+    async def run_call(self, call: CallSpec) -> None:
+        session = Session(make_transport(call.transport), self._options(call))
+        turns = list(enumerate(call.conversation.turns))
+        try:
+            try:
+                await session.open(endpoint_for(call.target, self.urls[call.target.name],
+                                                dict(session.dialect.headers)))
+            except EndpointFault as exc:
+                await self._fail_all(call, session, turns, exc)
+                return
+            for i, turn in turns:
+                fault = await self._turn(call, session, i, turn)
+                if isinstance(fault, (ConnectionLost, TurnTimeout)):
+                    skipped = EndpointFault(f"not run: turn {i} failed ({fault.cause})", "skipped")
+                    await self._fail_all(call, session, turns[i + 1:], skipped)
+                    return
+        finally:
+            await session.close()
+
+    def _mode(self, turn: TurnSpec) -> str:
+        if turn.utterance is None:
+            return "text"
+        return "manual" if self.loaded.scenario.session.turn_detection.type == "none" else "server_vad"
+
+    async def _turn(self, call: CallSpec, session: Session, i: int, turn: TurnSpec) -> EndpointFault | None:
+        tl = Timeline(self._mode(turn))
+        if i == 0:
+            tl.marks.update(session.open_marks)
+        started = dt.datetime.now(dt.UTC).isoformat()
+        fault: EndpointFault | None = None
+        try:
+            await session.run_turn(turn, tl)
+        except EndpointFault as exc:
+            fault = exc
+        record = await asyncio.to_thread(self._record, call, session, i, turn, tl, fault, started)
+        self.store.append(record)
+        self.progress(record)
+        return fault
+
+    async def _fail_all(self, call: CallSpec, session: Session, turns: list[tuple[int, TurnSpec]],
+                        fault: EndpointFault) -> None:
+        for i, turn in turns:
+            tl = Timeline(self._mode(turn))
+            if i == 0:
+                tl.marks.update(session.open_marks)
+            record = self._record(call, session, i, turn, tl, fault, dt.datetime.now(dt.UTC).isoformat())
+            self.store.append(record)
+            self.progress(record)
+
+    def _record(self, call: CallSpec, session: Session, i: int, turn: TurnSpec, tl: Timeline,
+                fault: EndpointFault | None, started: str) -> TurnRecord:
+        fmt = self.loaded.scenario.session.audio_format
+        out = decode_wire(b"".join(c for _, c in tl.out_chunks), fmt)
+        sizes = [len(decode_wire(c, fmt).samples) for _, c in tl.out_chunks]
+        if tl.out_chunks and "first_audible" not in tl.marks:
+            fa = first_audible_ns([t for t, _ in tl.out_chunks], sizes, out.samples, out.rate)
+            if fa is not None:
+                tl.mark("first_audible", fa)
+        origin = session.open_marks.get("connect_start", min(tl.marks.values(), default=0))
+        marks = {k: (v - origin) / 1e6 for k, v in sorted(tl.marks.items(), key=lambda kv: kv[1])}
+        metrics = {**latency_metrics(marks, tl.mode), **throughput_metrics(marks, out.seconds, tl.usage)}
+        metrics["cost_usd"] = cost_usd(tl.usage, call.target.pricing_key) if tl.usage else None
+        audio = self._save_audio(call, i, tl, out, fmt) if self.options.save_audio else {}
+        return TurnRecord(
+            run_id=self.options.run_id, call_id=call.call_id, turn=i, target=call.target.name,
+            transport=call.transport, variant=call.target.variant or call.target.model or "default",
+            model=call.target.model, dialect=session.dialect.name, voice=call.conversation.voice,
+            utterance=turn.label, repeat=call.repeat, warmup=call.warmup, mode=tl.mode,
+            ok=fault is None, error=TurnError(fault.cause, str(fault)) if fault else None,
+            marks=marks, metrics=metrics if fault is None else {},
+            usage=tl.usage.to_dict() if tl.usage else None, reference_text=turn.reference_text,
+            input_transcript=tl.input_transcript, output_transcript=tl.output_text,
+            response_status=tl.status,
+            output_chunks=[((t - origin) / 1e6, n) for (t, _), n in zip(tl.out_chunks, sizes, strict=True)],
+            audio=audio, started_at=started)
+
+    def _save_audio(self, call: CallSpec, i: int, tl: Timeline, out: Any, fmt: str) -> dict[str, str]:
+        paths = {}
+        if tl.sent_audio:
+            paths["input"] = self.store.save_audio(f"{call.call_id}-t{i}-in", decode_wire(bytes(tl.sent_audio), fmt))
+        if tl.out_chunks:
+            paths["output"] = self.store.save_audio(f"{call.call_id}-t{i}-out", out)
+        return paths
+
+
+def iter_targets(calls: list[CallSpec]) -> Iterator[Target]:
+    seen: dict[str, Target] = {}
+    for c in calls:
+        seen.setdefault(c.target.name, c.target)
+    yield from seen.values()
+
+
+def with_usage(u: dict[str, int] | None) -> Usage | None:
+    return Usage.from_dict(u) if u else None
+
+
+__all__ = ["RunOptions", "Runner", "endpoint_for", "iter_targets", "make_transport", "replace"]

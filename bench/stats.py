@@ -1,0 +1,48 @@
+"""Percentiles and bootstrap confidence intervals. Pure numpy; deterministic by seed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+PERCENTILES = (50, 90, 95, 99)
+CI_PERCENTILES = (50, 95)
+"""Percentiles that get a bootstrap 95% confidence interval in every summary."""
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default, the same as Excel's PERCENTILE.INC)."""
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def bootstrap_ci(
+    values: Sequence[float], q: float, level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float] | None:
+    """Percentile-bootstrap CI of the q-th percentile; None with fewer than 2 values."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(resamples, len(x)))
+    stats = np.percentile(x[idx], q, axis=1)
+    alpha = (1 - level) / 2
+    return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
+
+
+def describe(values: Sequence[float], errors: int = 0) -> dict[str, Any]:
+    """n, errors, mean, std, min, p50..p99, max, and CIs for p50 and p95 (None where n = 0)."""
+    x = np.asarray(values, dtype=float)
+    out: dict[str, Any] = {"n": len(x), "errors": errors}
+    if len(x) == 0:
+        out.update(dict.fromkeys(["mean", "std", "min", *[f"p{q}" for q in PERCENTILES], "max"]))
+        return out
+    out.update(mean=float(x.mean()), std=float(x.std(ddof=1)) if len(x) > 1 else 0.0,
+               min=float(x.min()), max=float(x.max()))
+    for q in PERCENTILES:
+        out[f"p{q}"] = percentile(x, q)
+    for q in CI_PERCENTILES:
+        ci = bootstrap_ci(x, q)
+        out[f"p{q}_ci"] = list(ci) if ci else None
+    return out

@@ -1,0 +1,1 @@
+"""Transports move bytes and stamp times; they know nothing of event meanings."""

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.stats import bootstrap_ci, describe, percentile
+from bench.usage import Usage, cost_usd, find_price, parse_openai_usage, price_table
+from bench.errors import UnknownNameError
+
+REAL_PAYLOAD = {  # a real GA usage block quoted in PROTOCOLS §1.9
+    "total_tokens": 821, "input_tokens": 789, "output_tokens": 32,
+    "input_token_details": {"text_tokens": 313, "audio_tokens": 476, "image_tokens": 0, "cached_tokens": 640,
+                            "cached_tokens_details": {"text_tokens": 256, "audio_tokens": 384, "image_tokens": 0}},
+    "output_token_details": {"text_tokens": 9, "audio_tokens": 23}}
+
+
+def test_cost_of_a_real_usage_block_by_hand() -> None:
+    u = parse_openai_usage(REAL_PAYLOAD)
+    # gpt-realtime: text 4 / cached 0.4 / out 16; audio 32 / cached 0.4 / out 64 per 1M tokens
+    by_hand = (57 * 4 + 256 * 0.4 + 92 * 32 + 384 * 0.4 + 9 * 16 + 23 * 64) / 1e6
+    assert cost_usd(u, "gpt-realtime") == pytest.approx(by_hand)
+    assert cost_usd(u, "gpt-realtime-2025-08-28") == pytest.approx(by_hand)  # alias
+
+
+def test_unknown_model_costs_null_with_a_warning_never_zero() -> None:
+    with pytest.warns(UserWarning, match="no price"):
+        assert cost_usd(Usage(output_tokens=10), "mystery-model") is None
+    with pytest.raises(UnknownNameError, match="gpt-realtime"):
+        find_price("mystery-model")
+
+
+def test_beta_usage_without_cached_details_splits_in_proportion() -> None:
+    u = parse_openai_usage({"input_tokens": 100, "output_tokens": 0, "input_token_details": {
+        "text_tokens": 25, "audio_tokens": 75, "cached_tokens": 40}})
+    assert (u.cached_text, u.cached_audio) == (10, 30)
+
+
+def test_every_price_names_its_source_and_date() -> None:
+    for p in price_table().values():
+        assert p.source and p.as_of and p.text_out > 0 and p.audio_out > 0
+
+
+def test_percentiles_and_describe() -> None:
+    v = [1.0, 2.0, 3.0, 4.0, 100.0]
+    assert percentile(v, 50) == 3.0
+    assert percentile(v, 90) == pytest.approx(4 + 0.6 * 96)
+    d = describe(v, errors=2)
+    assert d["n"] == 5 and d["errors"] == 2 and d["min"] == 1.0 and d["max"] == 100.0
+    assert d["std"] == pytest.approx(np.std(v, ddof=1))
+    lo, hi = d["p50_ci"]
+    assert lo <= 3.0 <= hi
+    assert describe([], errors=3)["p50"] is None
+
+
+def test_bootstrap_ci_is_deterministic_and_narrows_with_n() -> None:
+    rng = np.random.default_rng(3)
+    small, big = rng.normal(100, 10, 20), rng.normal(100, 10, 2000)
+    assert bootstrap_ci(small, 50) == bootstrap_ci(small, 50)
+    s_lo, s_hi = bootstrap_ci(small, 50) or (0, 0)
+    b_lo, b_hi = bootstrap_ci(big, 50) or (0, 0)
+    assert (b_hi - b_lo) < (s_hi - s_lo) / 3
+    assert b_lo < 100 < b_hi
+    assert bootstrap_ci([1.0], 50) is None
