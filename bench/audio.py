@@ -54,8 +54,10 @@ class Clip:
 def to_int16(x: npt.NDArray[np.floating] | npt.NDArray[np.integer]) -> Samples:
     """Float in [-1, 1] or any integer array to int16, clipping."""
     if np.issubdtype(x.dtype, np.floating):
-        return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
-    return np.clip(x, -32768, 32767).astype(np.int16)
+        out: Samples = np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+        return out
+    clipped: Samples = np.clip(x, -32768, 32767).astype(np.int16)
+    return clipped
 
 
 def read_audio(source: str | Path | bytes) -> Clip:
@@ -182,7 +184,8 @@ def window_dbfs(samples: Samples, window: int, hop: int) -> npt.NDArray[np.float
     c = np.concatenate([[0.0], np.cumsum(x * x)])
     starts = np.arange(0, len(x) - window + 1, hop)
     ms = (c[starts + window] - c[starts]) / window
-    return 10.0 * np.log10(np.maximum(ms, 1e-12))
+    levels: npt.NDArray[np.float64] = 10.0 * np.log10(np.maximum(ms, 1e-12))
+    return levels
 
 
 def first_audible(samples: Samples, rate: int, dbfs: float = AUDIBLE_DBFS) -> int | None:

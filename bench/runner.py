@@ -8,7 +8,6 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -179,15 +178,16 @@ class Runner:
             usage=tl.usage.to_dict() if tl.usage else None, reference_text=turn.reference_text,
             input_transcript=tl.input_transcript, output_transcript=tl.output_text,
             response_status=tl.status,
-            output_chunks=[((t - origin) / 1e6, n) for (t, _), n in zip(tl.out_chunks, sizes, strict=True)],
+            output_chunks=[((t - origin) / 1e6, n)
+                           for (t, _), n in zip(tl.out_chunks, sizes, strict=True)],
             audio=audio, started_at=started)
 
     def _save_audio(self, call: CallSpec, i: int, tl: Timeline, out: Any, fmt: str) -> dict[str, str]:
-        paths = {}
+        paths, name = {}, f"{call.call_id}-t{i}"
         if tl.sent_audio:
-            paths["input"] = self.store.save_audio(f"{call.call_id}-t{i}-in", decode_wire(bytes(tl.sent_audio), fmt))
+            paths["input"] = self.store.save_audio(f"{name}-in", decode_wire(bytes(tl.sent_audio), fmt))
         if tl.out_chunks:
-            paths["output"] = self.store.save_audio(f"{call.call_id}-t{i}-out", out)
+            paths["output"] = self.store.save_audio(f"{name}-out", out)
         return paths
 
 

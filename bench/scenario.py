@@ -98,7 +98,7 @@ class Scenario(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     targets: list[str] = Field(default_factory=lambda: ["reference"], min_length=1)
-    transport: list[Transport] = Field(default_factory=lambda: ["websocket"], min_length=1)
+    transport: list[Transport] = Field(default_factory=lambda: list[Transport](["websocket"]), min_length=1)
     session: SessionSettings = SessionSettings()
     corpus: Corpus
     turns: list[Turn] | None = Field(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bench.audio import Clip, bytes_per_second, encode_wire
-from bench.dialects import Dialect, Kind, SessionEvent, detect_openai_dialect, get_dialect
+from bench.dialects import Dialect, ErrorInfo, Kind, SessionEvent, detect_openai_dialect, get_dialect
 from bench.dialects.base import NON_FATAL_ERRORS
 from bench.dialects.openai import OpenAIGA
 from bench.errors import ConnectionLost, EndpointErrorEvent, EndpointFault, ProtocolViolation, TurnTimeout
@@ -28,6 +28,12 @@ TRAILING_SILENCE_MAX_S = 5.0
 """With server VAD, silence is sent after the clip until speech_stopped, at most this long."""
 LATE_TRANSCRIPT_S = 2.0
 """How long to wait after response.done for an input transcript that has not arrived."""
+
+
+def error_fault(e: ErrorInfo) -> EndpointErrorEvent:
+    """An endpoint's `error` event as the fault that fails the turn, cause `error:<code>`."""
+    code = e.code or e.type
+    return EndpointErrorEvent(f"{code}: {e.message}", cause=f"error:{code}")
 
 
 @dataclass(frozen=True)
@@ -122,8 +128,7 @@ class Session:
             if item.event.kind is kind:
                 return item
             if item.event.kind is Kind.ERROR and item.event.error is not None:
-                e = item.event.error
-                raise EndpointErrorEvent(f"{e.code or e.type}: {e.message}", cause=f"error:{e.code or e.type}")
+                raise error_fault(item.event.error)
 
     async def _send(self, message: Mapping[str, object]) -> int:
         return await self.transport.send(json.dumps(message, separators=(",", ":")))
@@ -189,7 +194,8 @@ class Session:
 
     async def _stream_silence(self, tl: Timeline, stopped: asyncio.Event) -> None:
         size = self._chunk_bytes()
-        chunk = encode_wire(Clip.from_pcm16(bytes(2 * 480), 24000), self.options.settings.audio_format)[:size]
+        quiet = Clip.from_pcm16(bytes(2 * 480), 24000)
+        chunk = encode_wire(quiet, self.options.settings.audio_format)[:size]
         t0 = now_ns()
         for k in range(int(TRAILING_SILENCE_MAX_S * 1000 / CHUNK_MS)):
             if stopped.is_set():
@@ -256,8 +262,7 @@ class Session:
         elif k is Kind.OUTPUT_BUFFER_STOPPED:
             tl.mark("output_buffer_stopped", t)
         elif k is Kind.ERROR and ev.error is not None and ev.error.code not in NON_FATAL_ERRORS:
-            e = ev.error
-            raise EndpointErrorEvent(f"{e.code or e.type}: {e.message}", cause=f"error:{e.code or e.type}")
+            raise error_fault(ev.error)
         elif k is Kind.RESPONSE_DONE:
             return self._done(ev, t, tl, stopped)
         return False

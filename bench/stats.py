@@ -6,19 +6,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+Values = Sequence[float] | npt.NDArray[np.float64]
 
 PERCENTILES = (50, 90, 95, 99)
 CI_PERCENTILES = (50, 95)
 """Percentiles that get a bootstrap 95% confidence interval in every summary."""
 
 
-def percentile(values: Sequence[float], q: float) -> float:
+def percentile(values: Values, q: float) -> float:
     """Linear-interpolated percentile (numpy's default, the same as Excel's PERCENTILE.INC)."""
     return float(np.percentile(np.asarray(values, dtype=float), q))
 
 
 def bootstrap_ci(
-    values: Sequence[float], q: float, level: float = 0.95, resamples: int = 2000, seed: int = 0
+    values: Values, q: float, level: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float] | None:
     """Percentile-bootstrap CI of the q-th percentile; None with fewer than 2 values."""
     x = np.asarray(values, dtype=float)
@@ -31,7 +34,7 @@ def bootstrap_ci(
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 
 
-def describe(values: Sequence[float], errors: int = 0) -> dict[str, Any]:
+def describe(values: Values, errors: int = 0) -> dict[str, Any]:
     """n, errors, mean, std, min, p50..p99, max, and CIs for p50 and p95 (None where n = 0)."""
     x = np.asarray(values, dtype=float)
     out: dict[str, Any] = {"n": len(x), "errors": errors}

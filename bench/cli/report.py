@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 
 from bench.cli.common import print_summary
+from bench.errors import UserError
 from bench.report.html import write_report
 from bench.results.store import MANIFEST, SUMMARY, load_records, read_json, write_json
 from bench.results.summary import summarize
-from bench.errors import UserError
 
 NAME = "report"
 HELP = "rebuild a run's summary and HTML report from its stored records"

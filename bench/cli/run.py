@@ -28,7 +28,7 @@ from bench.report.html import write_report
 from bench.results.records import TurnRecord
 from bench.results.store import SUMMARY, RunStore, load_records, new_run_id, write_json
 from bench.results.summary import summarize
-from bench.runner import TRANSPORTS, RunOptions, Runner
+from bench.runner import TRANSPORTS, Runner, RunOptions
 from bench.scenario import LoadedScenario, load_scenario
 from bench.stats import describe
 from bench.targets import REFERENCE, Target, TargetBook

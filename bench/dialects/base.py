@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from bench.scenario import SessionSettings
@@ -74,7 +76,7 @@ class Dialect(ABC):
     """Encodes client events and decodes server events of one protocol."""
 
     name: str
-    headers: dict[str, str] = {}
+    headers: Mapping[str, str] = MappingProxyType({})
     """Extra HTTP headers this dialect needs on connect."""
     subprotocols: tuple[str, ...] = ()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from types import MappingProxyType
 from typing import Any
 
 from bench.dialects.base import Dialect, ErrorInfo, Kind, Message, SessionEvent
@@ -152,7 +153,7 @@ class OpenAIBeta(_OpenAI):
     """Beta (retired by OpenAI, still served by Azure preview and gateways): flat session."""
 
     name = "openai-beta"
-    headers = {"OpenAI-Beta": "realtime=v1"}
+    headers = MappingProxyType({"OpenAI-Beta": "realtime=v1"})
 
     def session_update(self, s: SessionSettings, model: str | None) -> Message:
         modalities = ["text"] if s.output_modalities == ["text"] else ["audio", "text"]

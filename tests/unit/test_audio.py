@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 
 from bench.audio import (
-    Clip, alaw_decode, alaw_encode, concat, decode_wire, encode_wire, first_audible, resample,
-    silence, speech_bounds, ulaw_decode, ulaw_encode,
+    Clip,
+    alaw_decode,
+    alaw_encode,
+    concat,
+    decode_wire,
+    encode_wire,
+    first_audible,
+    resample,
+    silence,
+    speech_bounds,
+    ulaw_decode,
+    ulaw_encode,
 )
 from bench.corpus.espeak import synthesize
 

@@ -51,7 +51,9 @@ def test_quickstart_is_valid() -> None:
         (GOOD + "turns:\n  - {audio: a, text: hi}\n", 12, "turns.0", "exactly one"),
     ],
 )
-def test_errors_name_file_line_and_field(tmp_path: Path, text: str, line: int, field: str, words: str) -> None:
+def test_errors_name_file_line_and_field(
+    tmp_path: Path, text: str, line: int, field: str, words: str
+) -> None:
     p = _write(tmp_path, text)
     with pytest.raises(ScenarioError) as exc:
         load_scenario(p)

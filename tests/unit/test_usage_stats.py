@@ -3,14 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.errors import UnknownNameError
 from bench.stats import bootstrap_ci, describe, percentile
 from bench.usage import Usage, cost_usd, find_price, parse_openai_usage, price_table
-from bench.errors import UnknownNameError
 
 REAL_PAYLOAD = {  # a real GA usage block quoted in PROTOCOLS §1.9
     "total_tokens": 821, "input_tokens": 789, "output_tokens": 32,
-    "input_token_details": {"text_tokens": 313, "audio_tokens": 476, "image_tokens": 0, "cached_tokens": 640,
-                            "cached_tokens_details": {"text_tokens": 256, "audio_tokens": 384, "image_tokens": 0}},
+    "input_token_details": {
+        "text_tokens": 313, "audio_tokens": 476, "image_tokens": 0, "cached_tokens": 640,
+        "cached_tokens_details": {"text_tokens": 256, "audio_tokens": 384, "image_tokens": 0}},
     "output_token_details": {"text_tokens": 9, "audio_tokens": 23}}
 
 
