@@ -55,12 +55,18 @@ class SessionOptions:
     turn_timeout_s: float = 30.0
 
 
+WireCache = dict[int, bytes]
+"""id(utterance clip) → its audio in the session's wire format, encoded before the run starts
+so no resampling happens on the event loop while anything is being measured."""
+
+
 class Session:
     """One connection: open, run turns, close."""
 
-    def __init__(self, transport: Transport, options: SessionOptions) -> None:
+    def __init__(self, transport: Transport, options: SessionOptions, wire: WireCache | None = None) -> None:
         self.transport = transport
         self.options = options
+        self.wire = wire if wire is not None else {}
         self.dialect: Dialect = get_dialect("openai-ga" if options.dialect == "auto" else options.dialect)
         self.events: asyncio.Queue[Stamped] = asyncio.Queue()
         self.open_marks: dict[str, int] = {}
@@ -136,7 +142,9 @@ class Session:
     # --- turns -------------------------------------------------------------------------------
 
     def wire_audio(self, clip: Clip) -> bytes:
-        return encode_wire(clip, self.options.settings.audio_format)
+        if id(clip) not in self.wire:
+            self.wire[id(clip)] = encode_wire(clip, self.options.settings.audio_format)
+        return self.wire[id(clip)]
 
     async def run_turn(self, turn: TurnSpec, timeline: Timeline) -> None:
         """Send one user turn and collect the response into `timeline`. Raises EndpointFault."""

@@ -1,6 +1,6 @@
 """Accuracy of the harness: measured − injected first-output delay.
 
-Two reference endpoints run in their own threads, identical but for `first_delay_ms` (0 and
+Two reference endpoints run in their own processes, identical but for `first_delay_ms` (0 and
 DELAY). One run measures both, interleaved turn by turn, so machine noise hits both alike.
 Prints the difference of p50 `ttfb_ms` and its error against DELAY (goal: within ±2 ms over 20
 turns each), and the harness's event-loop lag.
@@ -17,9 +17,8 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from bench.refserver.server import ThreadedRefServer
-
 from bench.cli.main import main as rtbench
+from bench.refserver.child import ChildRefServer
 from bench.refserver.config import RefServerConfig
 
 HERE = Path(__file__).resolve().parent
@@ -27,8 +26,8 @@ HERE = Path(__file__).resolve().parent
 
 def measure(delay_ms: float, repeats: int, transport: str, out: Path) -> dict[str, object]:
     with ExitStack() as stack:
-        base = stack.enter_context(ThreadedRefServer(RefServerConfig(first_delay_ms=0.0)))
-        slow = stack.enter_context(ThreadedRefServer(RefServerConfig(first_delay_ms=delay_ms)))
+        base = stack.enter_context(ChildRefServer(RefServerConfig(first_delay_ms=0.0)))
+        slow = stack.enter_context(ChildRefServer(RefServerConfig(first_delay_ms=delay_ms)))
         code = rtbench(["run", str(HERE / "ttfb_accuracy.yaml"), "--target", base, "--target", slow,
                         "--transport", transport, "--repeats", str(repeats), "--out", str(out),
                         "--no-audio"])

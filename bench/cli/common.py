@@ -21,20 +21,20 @@ def _fmt(v: Any, unit: str) -> str:
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    """p50 / p95 of the headline metrics, one row per group."""
+    """One row per headline metric, one column per group: p50 / p95 (turns and failures on top)."""
     info = summary.get("metrics_info", {})
     table = Table(title=f"{summary.get('scenario', '')} — {summary.get('run_id', '')}", title_justify="left")
-    for col in ("target", "transport", "variant", "turns", "failed"):
-        table.add_column(col, justify="right" if col in ("turns", "failed") else "left")
-    for name in HEADLINE:
-        table.add_column(f"{name}\np50 / p95", justify="right")
+    table.add_column("p50 / p95")
     for g in summary["groups"]:
-        cells = [str(g["target"]), str(g["transport"]), str(g["variant"]), str(g["turns"]), str(g["failed"])]
-        for name in HEADLINE:
+        table.add_column(f"{g['target']}\n{g['transport']} · {g['variant']}", justify="right")
+    table.add_row("turns (failed)", *[f"{g['turns']} ({g['failed']})" for g in summary["groups"]])
+    for name in HEADLINE:
+        unit = info.get(name, {}).get("unit", "")
+        cells = []
+        for g in summary["groups"]:
             m = g["metrics"].get(name) or {}
-            unit = info.get(name, {}).get("unit", "")
             cells.append(f"{_fmt(m.get('p50'), unit)} / {_fmt(m.get('p95'), unit)}" if m else "—")
-        table.add_row(*cells)
+        table.add_row(f"{name}", *cells)
     return table
 
 

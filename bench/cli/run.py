@@ -1,7 +1,7 @@
 """Run a scenario against one or more targets and write a run directory with an HTML report.
 
-With no target the built-in reference endpoint is started in-process on 127.0.0.1 and stopped
-after. Exit 0 when the run completes, 1 when every measured turn failed, 2 on a user error.
+With no target the built-in reference endpoint is started on 127.0.0.1 (in a child process, so
+its work never disturbs the measurement) and stopped after. Exit 0 when the run completes, 1 when every measured turn failed, 2 on a user error.
 """
 
 from __future__ import annotations
@@ -96,10 +96,9 @@ def endpoints(targets: list[Target]) -> Iterator[dict[str, str]]:
     if not any(t.url is None for t in targets):
         yield urls
         return
-    from bench.refserver.config import RefServerConfig
-    from bench.refserver.server import ThreadedRefServer
+    from bench.refserver.child import ChildRefServer
 
-    with ThreadedRefServer(RefServerConfig()) as url:
+    with ChildRefServer() as url:
         yield {**urls, **{t.name: url for t in targets if t.url is None}}
 
 

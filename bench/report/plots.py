@@ -29,7 +29,7 @@ def latency_distribution(series: Mapping[str, Sequence[float]], metric: str) -> 
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 0.6 + 0.55 * len(rows)))
-    ax.boxplot([v for _, v in rows], vert=False, widths=0.5, showfliers=False,
+    ax.boxplot([v for _, v in rows], orientation="horizontal", widths=0.5, showfliers=False,
                medianprops={"color": "#c0392b"})
     for i, (_, v) in enumerate(rows, 1):
         jitter = [i + 0.12 * ((k * 7919) % 13 - 6) / 6 for k in range(len(v))]

@@ -1,0 +1,87 @@
+"""Run the reference endpoint: an OpenAI Realtime (GA and beta) server on your machine.
+
+It speaks the protocol over WebSocket at /v1/realtime with energy VAD, pocketsphinx ASR, a
+deterministic responder (echo, scripted replies, "say exactly ...") and espeak-ng voices, and
+it can add known first-token delays and inject faults. Runs until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from bench.errors import UserError
+from bench.refserver import Faults, RefServer, RefServerConfig
+from bench.refserver.config import load_reply_rules
+
+NAME = "serve"
+HELP = "run the reference endpoint"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = RefServerConfig()
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one "
+                        "(default: %(default)s)")
+    parser.add_argument("--model", default=defaults.model, help="model name reported in "
+                        "session.created (default: %(default)s)")
+    parser.add_argument("--first-delay-ms", type=float, default=0.0, metavar="MS",
+                        help="added delay before the first output delta of each response")
+    parser.add_argument("--first-delay-jitter-ms", type=float, default=0.0, metavar="MS",
+                        help="extra delay drawn uniformly from [0, MS] per response")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the jitter and of the IDs")
+    parser.add_argument("--pace", type=float, default=defaults.pace, help="output deltas after "
+                        "the first at this multiple of real time; 0 = burst (default: %(default)s)")
+    parser.add_argument("--chunk-ms", type=int, default=defaults.chunk_ms, metavar="MS",
+                        help="output audio per delta (default: %(default)s)")
+    parser.add_argument("--replies", metavar="FILE", help="YAML list of {match, reply}: scripted "
+                        "replies, first match wins; otherwise the server echoes the user")
+    faults = parser.add_argument_group("fault injection")
+    faults.add_argument("--fault-handshake-status", type=int, metavar="STATUS",
+                        help="reject every WebSocket upgrade with this HTTP status (e.g. 401, 429)")
+    faults.add_argument("--fault-drop-after-events", type=int, metavar="N",
+                        help="abort each connection (no close frame) after its Nth server event")
+    faults.add_argument("--fault-stall-ms", type=float, default=0.0, metavar="MS",
+                        help="stall this long before each response.done")
+
+
+def config_from_args(args: argparse.Namespace) -> RefServerConfig:
+    """The server configuration the flags describe (`UserError` for a bad replies file)."""
+    return RefServerConfig(
+        host=args.host, port=args.port, model=args.model, first_delay_ms=args.first_delay_ms,
+        first_delay_jitter_ms=args.first_delay_jitter_ms, seed=args.seed, pace=args.pace,
+        chunk_ms=args.chunk_ms,
+        replies=load_reply_rules(args.replies) if args.replies else (),
+        faults=Faults(handshake_status=args.fault_handshake_status,
+                      drop_after_events=args.fault_drop_after_events,
+                      stall_ms=args.fault_stall_ms),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(config))
+    return 0
+
+
+async def _serve(config: RefServerConfig) -> None:
+    server = RefServer(config)
+    try:
+        url = await server.start()
+    except OSError as exc:
+        await server.stop()
+        raise UserError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from exc
+    print(f"reference endpoint listening on {url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        print("reference endpoint stopped", file=sys.stderr, flush=True)

@@ -1,0 +1,103 @@
+"""Configuration of the reference endpoint: frozen dataclasses, plus the reply-rule file loader."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench.errors import UserError
+
+
+@dataclass(frozen=True)
+class ReplyRule:
+    """A scripted reply: when the user's words match `match`, the assistant says `reply`."""
+
+    match: str
+    """A Python regular expression, searched case-insensitively in the user's words."""
+    reply: str
+    """What the assistant says; `\\1`-style group references are expanded."""
+
+
+@dataclass(frozen=True)
+class ResponseFault:
+    """An `error` event sent instead of a response's output."""
+
+    code: str
+    """The `error.code` (and `status_details.error.code` of the failed `response.done`)."""
+    message: str
+    """The `error.message`."""
+    type: str = "server_error"
+    """The `error.type`."""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Injected faults, for testing a client's error handling. All off by default."""
+
+    handshake_status: int | None = None
+    """Reject the WebSocket upgrade with this HTTP status (e.g. 401, 429) and an OpenAI error body."""
+    drop_after_events: int | None = None
+    """Abort the TCP connection (no close frame) right after the Nth server event of a session."""
+    error_on_response: ResponseFault | None = None
+    """Answer every response with an `error` event and a `response.done` of status `failed`."""
+    stall_ms: float = 0.0
+    """Wait this long before each `response.done`."""
+
+
+@dataclass(frozen=True)
+class RefServerConfig:
+    """How the reference endpoint listens, paces and replies."""
+
+    host: str = "127.0.0.1"
+    """Interface to bind; the reference endpoint is meant for loopback only."""
+    port: int = 0
+    """TCP port; 0 picks a free one (see `RefServer.start`)."""
+    model: str = "ref-realtime"
+    """The model name reported in `session.created`."""
+    first_delay_ms: float = 0.0
+    """Added delay before the first output delta of every response."""
+    first_delay_jitter_ms: float = 0.0
+    """Extra delay drawn uniformly from [0, this] per response, from a `seed`-seeded RNG."""
+    seed: int = 0
+    """Seeds the jitter RNG and the IDs (`event_…`, `resp_…`, …), which are deterministic."""
+    pace: float = 4.0
+    """Output deltas after the first stream at this multiple of real time; 0 = as fast as possible."""
+    chunk_ms: int = 100
+    """Milliseconds of output audio per audio delta."""
+    replies: tuple[ReplyRule, ...] = ()
+    """Scripted replies, first match wins; otherwise the assistant echoes the user."""
+    faults: Faults = field(default_factory=Faults)
+    """Fault injection knobs."""
+
+
+def load_reply_rules(path: str | Path) -> tuple[ReplyRule, ...]:
+    """Read a YAML list of `{match, reply}` mappings; any problem is a `UserError`."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot read replies file {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise UserError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, list):
+        raise UserError(f"{path}: expected a list of {{match, reply}} mappings")
+    return tuple(_rule(path, i, entry) for i, entry in enumerate(data))
+
+
+def _rule(path: str | Path, index: int, entry: Any) -> ReplyRule:
+    where = f"{path}: entry {index + 1}"
+    if not isinstance(entry, dict) or set(entry) != {"match", "reply"}:
+        raise UserError(f"{where}: expected exactly the keys 'match' and 'reply'")
+    match, reply = entry["match"], entry["reply"]
+    if not isinstance(match, str) or not isinstance(reply, str):
+        raise UserError(f"{where}: 'match' and 'reply' must be strings")
+    try:
+        re.compile(match)
+    except re.error as exc:
+        raise UserError(f"{where}: invalid regular expression {match!r}: {exc}") from exc
+    return ReplyRule(match, reply)

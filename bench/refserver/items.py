@@ -1,0 +1,74 @@
+"""Reading the `item` of a client's `conversation.item.create` (GA or beta). Pure."""
+
+from __future__ import annotations
+
+import binascii
+from base64 import b64decode
+from typing import Any
+
+from bench.audio import decode_wire
+from bench.refserver.conversation import Item, Part
+from bench.refserver.settings import Dialect
+from bench.refserver.update import RequestError
+
+_CONTENT_TYPES: dict[str, dict[str, str]] = {
+    "user": {"input_text": "input_text", "input_audio": "input_audio", "input_image": "input_image"},
+    "system": {"input_text": "input_text"},
+    "assistant": {"output_text": "output_text", "text": "output_text"},
+}
+"""Role → client content type → canonical (GA) part type."""
+
+
+def parse_client_item(obj: Any, dialect: Dialect, input_format: str, new_id: str) -> Item:
+    """An `Item` from a client's item object; `new_id` unless the client chose an id."""
+    if not isinstance(obj, dict):
+        raise RequestError("missing_required_parameter", "Missing required parameter: 'item'.", "item")
+    raw_id = obj.get("id")
+    item_id = raw_id if isinstance(raw_id, str) else new_id
+    kind = obj.get("type", "message")
+    if kind in ("function_call_output", "function_call"):
+        keys = ("call_id", "output") if kind == "function_call_output" else ("call_id", "name", "arguments")
+        return Item(item_id, type=kind, fields={k: obj.get(k) for k in keys})
+    if kind != "message":
+        raise RequestError("invalid_value", f"Invalid value: '{kind}'. Supported values are: "
+                           "'message', 'function_call' and 'function_call_output'.", "item.type")
+    role = obj.get("role")
+    if role not in _CONTENT_TYPES:
+        raise RequestError("invalid_value", f"Invalid value: {role!r}. Supported values are: "
+                           "'user', 'assistant' and 'system'.", "item.role")
+    content = obj.get("content")
+    if not isinstance(content, list) or not content:
+        raise RequestError("missing_required_parameter",
+                           "Missing required parameter: 'item.content'.", "item.content")
+    parts = [_part(c, role, dialect, input_format, i) for i, c in enumerate(content)]
+    return Item(item_id, role=role, parts=parts)
+
+
+def _part(c: Any, role: str, dialect: Dialect, input_format: str, index: int) -> Part:
+    param = f"item.content[{index}]"
+    kind = c.get("type") if isinstance(c, dict) else None
+    allowed = _CONTENT_TYPES[role]
+    if kind not in allowed or (kind == "input_image" and dialect is Dialect.BETA):
+        raise RequestError("invalid_value", f"Invalid value: {kind!r}. Supported values for "
+                           f"role '{role}' are: {', '.join(sorted(allowed))}.", f"{param}.type")
+    assert isinstance(c, dict)
+    if kind == "input_audio":
+        return _audio_part(c, input_format, param)
+    if kind == "input_image":
+        return Part("input_image", text=None)
+    text = c.get("text")
+    if not isinstance(text, str):
+        raise RequestError("missing_required_parameter",
+                           f"Missing required parameter: '{param}.text'.", f"{param}.text")
+    return Part(allowed[kind], text=text)
+
+
+def _audio_part(c: dict[str, Any], input_format: str, param: str) -> Part:
+    try:
+        wire = b64decode(c.get("audio") or "", validate=True)
+    except (binascii.Error, TypeError) as exc:
+        raise RequestError("invalid_value", f"Invalid base64 audio in '{param}.audio'.",
+                           f"{param}.audio") from exc
+    transcript = c.get("transcript")
+    return Part("input_audio", audio=wire, seconds=decode_wire(wire, input_format).seconds,
+                transcript=transcript if isinstance(transcript, str) else None)

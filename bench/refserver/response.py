@@ -1,0 +1,213 @@
+"""One response: the §1.10 event sequence, paced output deltas, cancellation and usage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+from base64 import b64encode
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.audio import bytes_per_second
+from bench.refserver import protocol as p
+from bench.refserver.config import RefServerConfig
+from bench.refserver.conversation import Conversation, Item, Part
+from bench.refserver.responder import reply_for
+from bench.refserver.settings import Dialect, SessionSettings
+from bench.refserver.tts import rate_wpm, speak
+from bench.refserver.usage import NO_USAGE, Tokens, Usage, audio_out_tokens, text_tokens
+
+Emit = Callable[[p.JSON], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ResponsePlan:
+    """What one response does."""
+
+    response_id: str
+    """`resp_…`."""
+    item_id: str
+    """The assistant item's id."""
+    settings: SessionSettings
+    """Session settings with the `response.create` overrides applied."""
+    first_delay_s: float
+    """Sleep before the first output delta (fixed delay plus jitter)."""
+    in_conversation: bool = True
+    """False for `conversation: "none"` (out of band: nothing is added to the conversation)."""
+    metadata: Any = None
+    """Echoed in the Response object."""
+
+
+@dataclass
+class _Slot:
+    """What one output step sends: words, then (for audio) one audio chunk."""
+
+    words: list[str] = field(default_factory=list)
+    audio: bytes = b""
+
+
+def word_pieces(text: str) -> list[str]:
+    """Transcript deltas: each word with the whitespace after it (they concatenate to `text`)."""
+    return re.findall(r"\s*\S+\s*", text) if text.strip() else ([text] if text else [])
+
+
+def audio_slots(text: str, wire: bytes, chunk_bytes: int) -> list[_Slot]:
+    """Audio chunks, each preceded by the words that start in it (by character position)."""
+    slots = [_Slot(audio=wire[i : i + chunk_bytes]) for i in range(0, len(wire), chunk_bytes)]
+    slots = slots or [_Slot()]
+    offset = 0
+    for piece in word_pieces(text):
+        start = offset + len(piece) - len(piece.lstrip())
+        index = min(len(slots) - 1, math.floor(start / max(1, len(text)) * len(slots)))
+        slots[index].words.append(piece)
+        offset += len(piece)
+    return slots
+
+
+class ResponseRun:
+    """Runs one response; `cancel` ends it early with status `cancelled`."""
+
+    def __init__(self, plan: ResponsePlan, *, config: RefServerConfig, dialect: Dialect,
+                 conversation: Conversation, emit: Emit,
+                 user_words: Callable[[], Awaitable[str]]) -> None:
+        self.plan, self.config, self.dialect = plan, config, dialect
+        self.conversation, self.emit, self.user_words = conversation, emit, user_words
+        self.reason: str | None = None
+        self._cancelled = asyncio.Event()
+        self.item = Item(plan.item_id, role="assistant", status="in_progress", parts=[
+            Part("output_text" if plan.settings.modality == "text" else "output_audio",
+                 text="", transcript="")])
+        self._sent_text, self._sent_audio_s = "", 0.0
+
+    def cancel(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+            self._cancelled.set()
+
+    async def run(self) -> None:
+        s = self.plan.settings
+        await self.emit({"type": "response.created", "response": self._response("in_progress")})
+        tokens_in, cached = self.conversation.input_tokens(s.instructions)
+        await self.emit(p.rate_limits_event(tokens_in.total))
+        fault = self.config.faults.error_on_response
+        if fault is not None:
+            return await self._fail(fault.code, fault.message, fault.type)
+        reply = reply_for(await self.user_words(), self.config.replies)
+        slots = await self._slots(reply)
+        await self._open_item()
+        await self._stream(slots)
+        await self._close_item()
+        if self.config.faults.stall_ms > 0:
+            await asyncio.sleep(self.config.faults.stall_ms / 1000)
+        usage = Usage(tokens_in, cached, self._output_tokens())
+        if self.plan.in_conversation:
+            self.conversation.mark_read(s.instructions)
+        status = "cancelled" if self.reason else "completed"
+        details = {"type": "cancelled", "reason": self.reason} if self.reason else None
+        await self.emit({"type": "response.done", "response": self._response(
+            status, [p.item_object(self.item, self.dialect)], usage, details)})
+
+    def _response(self, status: str, output: list[p.JSON] | None = None,
+                  usage: Usage | None = None, details: p.JSON | None = None) -> p.JSON:
+        return p.response_object(
+            self.dialect, response_id=self.plan.response_id, status=status,
+            conversation_id=self.conversation.id if self.plan.in_conversation else None,
+            settings=self.plan.settings, output=output or [], status_details=details,
+            usage=usage.to_wire(self.dialect is Dialect.BETA) if usage else None,
+            metadata=self.plan.metadata)
+
+    async def _fail(self, code: str, message: str, error_type: str) -> None:
+        await self.emit(p.error_event(code, message, error_type=error_type))
+        details = {"type": "failed", "error": {"type": error_type, "code": code, "message": message}}
+        await self.emit({"type": "response.done",
+                         "response": self._response("failed", [], NO_USAGE, details)})
+
+    async def _slots(self, reply: str) -> list[_Slot]:
+        s = self.plan.settings
+        if s.modality == "text":
+            return [_Slot(words=[w]) for w in word_pieces(reply)]
+        speech = await speak(reply, s.voice, s.speed, s.output_format)
+        chunk = bytes_per_second(s.output_format) * self.config.chunk_ms // 1000
+        return audio_slots(reply, speech.wire, max(1, chunk))
+
+    def _ids(self) -> p.JSON:
+        return {"response_id": self.plan.response_id, "item_id": self.item.id,
+                "output_index": 0, "content_index": 0}
+
+    async def _open_item(self) -> None:
+        item_obj = p.item_object(self.item, self.dialect)
+        await self.emit({"type": "response.output_item.added", "response_id": self.plan.response_id,
+                         "output_index": 0, "item": item_obj})
+        if self.plan.in_conversation:
+            previous = self.conversation.add(self.item)
+            await self.emit({"type": p.event_name(self.dialect, "item.added"),
+                             "previous_item_id": previous, "item": item_obj})
+        await self.emit({"type": "response.content_part.added", **self._ids(),
+                         "part": p.content_part(self.plan.settings.modality)})
+
+    async def _stream(self, slots: list[_Slot]) -> None:
+        text_mode = self.plan.settings.modality == "text"
+        slot_s = 60 / rate_wpm(self.plan.settings.speed) if text_mode else self.config.chunk_ms / 1000
+        word_event = p.event_name(self.dialect, "text.delta" if text_mode else "transcript.delta")
+        audio_event = p.event_name(self.dialect, "audio.delta")
+        loop = asyncio.get_running_loop()
+        start = 0.0
+        for k, slot in enumerate(slots):
+            if k == 0:
+                await self._wait(self.plan.first_delay_s)
+                start = loop.time()
+            elif self.config.pace > 0:
+                await self._wait(start + k * slot_s / self.config.pace - loop.time())
+            else:
+                await asyncio.sleep(0)
+            if self.reason:
+                return
+            for word in slot.words:
+                self._sent_text += word
+                await self.emit({"type": word_event, **self._ids(), "delta": word})
+            if slot.audio:
+                self._sent_audio_s += len(slot.audio) / bytes_per_second(self.plan.settings.output_format)
+                await self.emit({"type": audio_event, **self._ids(),
+                                 "delta": b64encode(slot.audio).decode("ascii")})
+
+    async def _wait(self, seconds: float) -> None:
+        if seconds > 0 and not self._cancelled.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._cancelled.wait(), seconds)
+
+    async def _close_item(self) -> None:
+        text_mode = self.plan.settings.modality == "text"
+        part = self.item.parts[0]
+        part.text, part.transcript = (self._sent_text, None) if text_mode else (None, self._sent_text)
+        part.seconds = self._sent_audio_s
+        self.item.status = "incomplete" if self.reason else "completed"
+        ids = self._ids()
+        if text_mode:
+            await self.emit({"type": p.event_name(self.dialect, "text.done"), **ids,
+                             "text": self._sent_text})
+        else:
+            await self.emit({"type": p.event_name(self.dialect, "audio.done"), **ids})
+            await self.emit({"type": p.event_name(self.dialect, "transcript.done"), **ids,
+                             "transcript": self._sent_text})
+        modality = self.plan.settings.modality
+        await self.emit({"type": "response.content_part.done", **ids,
+                         "part": p.content_part(modality, self._sent_text)})
+        item_obj = p.item_object(self.item, self.dialect)
+        await self.emit({"type": "response.output_item.done", "response_id": ids["response_id"],
+                         "output_index": 0, "item": item_obj})
+        if self.plan.in_conversation and self.dialect is Dialect.GA:
+            await self.emit({"type": "conversation.item.done", "item": item_obj,
+                             "previous_item_id": self._previous_id()})
+
+    def _previous_id(self) -> str | None:
+        try:
+            index = self.conversation.index(self.item.id)
+        except KeyError:
+            return None
+        return self.conversation.items[index - 1].id if index > 0 else None
+
+    def _output_tokens(self) -> Tokens:
+        return Tokens(text_tokens(self._sent_text), audio_out_tokens(self._sent_audio_s))

@@ -1,0 +1,179 @@
+"""The reference endpoint's HTTP side: the aiohttp app, the WebSocket handshake (dialect,
+subprotocols, injected handshake failures) and the server's lifecycle, in the caller's loop
+(`RefServer`) or in a thread of its own (`ThreadedRefServer`)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+import weakref
+from types import TracebackType
+
+from aiohttp import web
+
+from bench.refserver import asr
+from bench.refserver.config import RefServerConfig
+from bench.refserver.session import RealtimeSession
+from bench.refserver.settings import Dialect
+
+BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
+SUBPROTOCOLS = ("realtime", BETA_SUBPROTOCOL)
+"""Subprotocols the server may answer with (`openai-insecure-api-key.*` is accepted, never echoed)."""
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+"""Largest client frame (OpenAI allows 15 MiB of audio per append, base64-encoded)."""
+REALTIME_PATH = "/v1/realtime"
+
+_HANDSHAKE_ERRORS: dict[int, tuple[str, str, str]] = {
+    400: ("invalid_request_error", "invalid_request", "Invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    403: ("invalid_request_error", "unsupported_country_region_territory",
+          "Country, region, or territory not supported."),
+    404: ("invalid_request_error", "model_not_found", "The model does not exist."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again."),
+    500: ("server_error", "server_error", "The server had an error while processing your request."),
+    503: ("server_error", "service_unavailable", "The server is overloaded. Please try again."),
+}
+"""HTTP status → (error.type, error.code, error.message) of the injected handshake failure."""
+
+_CONFIG = web.AppKey("config", RefServerConfig)
+_COUNTER: web.AppKey[itertools.count[int]] = web.AppKey("counter")
+_SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
+DEFAULT_CONFIG = RefServerConfig()
+
+
+def detect_dialect(request: web.Request) -> Dialect:
+    """Beta when the client sends `OpenAI-Beta: realtime=v1` or the beta subprotocol."""
+    protocols = [x.strip() for x in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "") or BETA_SUBPROTOCOL in protocols
+    return Dialect.BETA if beta else Dialect.GA
+
+
+def error_response(status: int, message: str | None = None) -> web.Response:
+    kind, code, default = _HANDSHAKE_ERRORS.get(status, ("server_error", None, "Request failed."))
+    body = {"error": {"message": message or default, "type": kind, "param": None, "code": code}}
+    return web.json_response(body, status=status)
+
+
+async def _realtime(request: web.Request) -> web.StreamResponse:
+    config = request.app[_CONFIG]
+    if config.faults.handshake_status is not None:
+        return error_response(config.faults.handshake_status)
+    ws = web.WebSocketResponse(protocols=SUBPROTOCOLS, compress=False,
+                               max_msg_size=MAX_MESSAGE_BYTES)
+    if not ws.can_prepare(request).ok:
+        return error_response(400, "Expected a WebSocket upgrade request.")
+    await ws.prepare(request)
+    sockets: weakref.WeakSet[web.WebSocketResponse] = request.app[_SOCKETS]
+    sockets.add(ws)
+    counter: itertools.count[int] = request.app[_COUNTER]
+    session = RealtimeSession(
+        ws, config=config, dialect=detect_dialect(request), number=next(counter),
+        abort=lambda: _abort(request), now=time.time())
+    await session.serve()
+    return ws
+
+
+def _abort(request: web.Request) -> None:
+    """Close the TCP connection at once: no close frame, no FIN handshake niceties."""
+    if request.transport is not None:
+        request.transport.abort()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    sockets: weakref.WeakSet[web.WebSocketResponse] = app[_SOCKETS]
+    await asyncio.gather(*(ws.close(code=1001, message=b"server shutdown") for ws in list(sockets)),
+                         return_exceptions=True)
+
+
+def create_app(config: RefServerConfig) -> web.Application:
+    app = web.Application()
+    app[_CONFIG] = config
+    app[_COUNTER] = itertools.count()
+    app[_SOCKETS] = weakref.WeakSet()
+    app.router.add_get(REALTIME_PATH, _realtime)
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+class RefServer:
+    """The reference endpoint, served from the running event loop."""
+
+    def __init__(self, config: RefServerConfig = DEFAULT_CONFIG) -> None:
+        self.config = config
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    async def start(self) -> str:
+        """Bind and serve; returns the WebSocket URL with the real port."""
+        runner = web.AppRunner(create_app(self.config), access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        self._runner = runner
+        site = web.TCPSite(runner, self.config.host, self.config.port)
+        await asyncio.gather(site.start(), asr.prewarm())
+        self._port = int(runner.addresses[0][1])
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def base_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("RefServer is not started")
+        return f"http://{self.config.host}:{self._port}"
+
+    @property
+    def url(self) -> str:
+        return self.base_url.replace("http://", "ws://", 1) + REALTIME_PATH
+
+
+class ThreadedRefServer:
+    """`RefServer` on its own thread and event loop; `with ThreadedRefServer() as url: …`."""
+
+    def __init__(self, config: RefServerConfig = DEFAULT_CONFIG) -> None:
+        self.server = RefServer(config)
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> str:
+        self._thread = threading.Thread(target=self._main, name="refserver", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+        return self.server.url
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join()
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def _main(self) -> None:
+        asyncio.run(self._serve())
+
+    async def _serve(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        try:
+            await self.server.start()
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.server.stop()

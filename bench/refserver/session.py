@@ -1,0 +1,379 @@
+"""One realtime session over one WebSocket: the per-connection state machine.
+
+Client events are handled one at a time, in arrival order, on the event loop; audio appends run
+the VAD inline so `speech_stopped` leaves the moment the deciding chunk is processed. Responses
+run as tasks; ASR and TTS run in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import json
+import logging
+import random
+from base64 import b64decode
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bench.audio import decode_wire
+from bench.refserver import protocol as p
+from bench.refserver.asr import Recognizer, transcribe
+from bench.refserver.config import RefServerConfig
+from bench.refserver.conversation import Conversation, Item, Part
+from bench.refserver.inputbuf import Committed, InputAudio
+from bench.refserver.items import parse_client_item
+from bench.refserver.response import ResponsePlan, ResponseRun
+from bench.refserver.settings import Dialect, SessionSettings, default_settings
+from bench.refserver.update import RequestError, apply_response_overrides, apply_session_update
+from bench.refserver.usage import audio_in_tokens, text_tokens
+from bench.refserver.vad import SpeechStarted
+
+log = logging.getLogger(__name__)
+MIN_COMMIT_MS = 100
+"""A commit needs at least this much buffered audio."""
+SESSION_SECONDS = 30 * 60
+"""Reported `expires_at` − now."""
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class RealtimeSession:
+    """State and handlers of one connection."""
+
+    def __init__(self, ws: web.WebSocketResponse, *, config: RefServerConfig, dialect: Dialect,
+                 number: int, abort: Callable[[], None], now: float) -> None:
+        self.ws, self.config, self.dialect, self._abort = ws, config, dialect, abort
+        self.ids = p.Ids(config.seed, number)
+        self.rng = random.Random(config.seed * 1_000_003 + number)
+        self.session_id, self.expires_at = self.ids.new("sess"), int(now) + SESSION_SECONDS
+        self.settings = default_settings(dialect, config.model)
+        self.conversation = Conversation(self.ids.new("conv"))
+        self.recognizer = Recognizer()
+        self.input = InputAudio(self.recognizer)
+        self._configure_input(self.settings)
+        self.active: ResponseRun | None = None
+        self._active_task: asyncio.Task[None] | None = None
+        self._transcripts: dict[str, asyncio.Future[str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending_item_id: str | None = None
+        self._assistant_audio = False
+        self._closed, self._sent = False, 0
+        self._send_lock = asyncio.Lock()
+        self._handlers: dict[str, Handler] = {
+            "session.update": self._on_session_update,
+            "input_audio_buffer.append": self._on_append,
+            "input_audio_buffer.commit": self._on_commit,
+            "input_audio_buffer.clear": self._on_clear,
+            "conversation.item.create": self._on_item_create,
+            "conversation.item.delete": self._on_item_delete,
+            "conversation.item.retrieve": self._on_item_retrieve,
+            "conversation.item.truncate": self._on_item_truncate,
+            "response.create": self._on_response_create,
+            "response.cancel": self._on_response_cancel,
+        }
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Run until the client goes away (or a fault drops the connection)."""
+        try:
+            await self.emit({"type": "session.created", "session": self._session_object()})
+            await self.emit({"type": "conversation.created", "conversation": {
+                "id": self.conversation.id, "object": "realtime.conversation"}})
+            async for msg in self.ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._dispatch(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    await self._error(RequestError("invalid_json", "Binary frames are not "
+                                                   "supported; send JSON text frames."), None)
+                if self._closed:
+                    break
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        self._closed = True
+        if self.active is not None:
+            self.active.cancel("client_cancelled")
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.recognizer.close()
+
+    async def emit(self, event: p.JSON) -> None:
+        """Stamp an `event_id` and send; applies the `drop_after_events` fault."""
+        async with self._send_lock:
+            if self._closed:
+                return
+            stamped = {"type": event["type"], "event_id": self.ids.new("event"), **event}
+            try:
+                await self.ws.send_str(json.dumps(stamped))
+            except (ConnectionError, RuntimeError):
+                self._closed = True
+                return
+            self._sent += 1
+            drop_after = self.config.faults.drop_after_events
+            if drop_after is not None and self._sent >= drop_after:
+                self._closed = True
+                self._abort()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("reference session task failed", exc_info=task.exception())
+
+    # --- dispatch --------------------------------------------------------------------------
+
+    async def _dispatch(self, data: str) -> None:
+        client_event_id: str | None = None
+        try:
+            event = json.loads(data)
+            if not isinstance(event, dict):
+                raise RequestError("invalid_json", "A client event must be a JSON object.")
+            raw_id = event.get("event_id")
+            client_event_id = raw_id if isinstance(raw_id, str) else None
+            await self._handler(event.get("type"))(event)
+        except json.JSONDecodeError as exc:
+            await self._error(RequestError("invalid_json", f"Invalid JSON in client event: {exc}"),
+                              None)
+        except RequestError as exc:
+            await self._error(exc, client_event_id)
+        except Exception as exc:  # a bug here must not end the session
+            log.exception("reference session failed to handle an event")
+            await self._error(RequestError("server_error", f"Internal error: {exc}",
+                                           error_type="server_error"), client_event_id)
+
+    def _handler(self, kind: Any) -> Handler:
+        if kind is None:
+            raise RequestError("missing_required_parameter",
+                               "Missing required parameter: 'type'.", "type")
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            known = ", ".join(f"'{k}'" for k in self._handlers)
+            raise RequestError("invalid_value",
+                               f"Invalid value: {kind!r}. Supported values are: {known}.", "type")
+        return handler
+
+    async def _error(self, exc: RequestError, client_event_id: str | None) -> None:
+        await self.emit(p.error_event(exc.code, exc.message, param=exc.param,
+                                      client_event_id=client_event_id, error_type=exc.error_type))
+
+    # --- session ---------------------------------------------------------------------------
+
+    def _session_object(self) -> p.JSON:
+        return p.session_object(self.settings, self.dialect, self.session_id, self.expires_at)
+
+    def _configure_input(self, s: SessionSettings) -> None:
+        self.input.configure(s.input_format, s.turn_detection, s.silence_ms)
+        self._pending_item_id = None
+
+    async def _on_session_update(self, event: dict[str, Any]) -> None:
+        if "session" not in event:
+            raise RequestError("missing_required_parameter",
+                               "Missing required parameter: 'session'.", "session")
+        new = apply_session_update(self.settings, self.dialect, event["session"])
+        if new.voice != self.settings.voice and self._assistant_audio:
+            param = "session.audio.output.voice" if self.dialect is Dialect.GA else "session.voice"
+            raise RequestError("cannot_update_voice", "Cannot update a conversation's voice if "
+                               "assistant audio is present.", param)
+        old, self.settings = self.settings, new
+        if (old.input_format, old.turn_detection, old.silence_ms) != (
+                new.input_format, new.turn_detection, new.silence_ms):
+            self._configure_input(new)
+        await self.emit({"type": "session.updated", "session": self._session_object()})
+
+    # --- input audio -----------------------------------------------------------------------
+
+    async def _on_append(self, event: dict[str, Any]) -> None:
+        audio = event.get("audio")
+        if not isinstance(audio, str):
+            raise RequestError("missing_required_parameter",
+                               "Missing required parameter: 'audio'.", "audio")
+        try:
+            wire = b64decode(audio, validate=True)
+        except binascii.Error as exc:
+            raise RequestError("invalid_value", "Invalid base64 in 'audio'.", "audio") from exc
+        for result in self.input.append(wire):
+            if isinstance(result, SpeechStarted):
+                await self._speech_started(result)
+            else:
+                await self._turn_ended(result)
+
+    async def _speech_started(self, started: SpeechStarted) -> None:
+        self._pending_item_id = self.ids.new("item")
+        td = self.settings.turn_detection
+        if self.active is not None and td is not None and td.interrupt_response:
+            self.active.cancel("turn_detected")
+        await self.emit({"type": "input_audio_buffer.speech_started",
+                         "audio_start_ms": started.audio_start_ms, "item_id": self._pending_item_id})
+
+    async def _turn_ended(self, committed: Committed) -> None:
+        item_id = self._pending_item_id or self.ids.new("item")
+        assert committed.stopped is not None
+        await self.emit({"type": "input_audio_buffer.speech_stopped",
+                         "audio_end_ms": committed.stopped.audio_end_ms, "item_id": item_id})
+        await self._add_audio_item(committed, item_id)
+        td = self.settings.turn_detection
+        if td is not None and td.create_response:
+            self._start_response(self.settings, {})
+
+    async def _on_commit(self, event: dict[str, Any]) -> None:
+        buffered = self.input.buffered_ms
+        if buffered < MIN_COMMIT_MS:
+            raise RequestError("input_audio_buffer_commit_empty", "Error committing input audio "
+                               "buffer: buffer too small. Expected at least 100ms of audio, but "
+                               f"buffer only has {buffered:.2f}ms of audio.")
+        await self._add_audio_item(self.input.commit(), self._pending_item_id or self.ids.new("item"))
+
+    async def _on_clear(self, event: dict[str, Any]) -> None:
+        self.input.clear()
+        self._pending_item_id = None
+        await self.emit({"type": "input_audio_buffer.cleared"})
+
+    async def _add_audio_item(self, committed: Committed, item_id: str) -> None:
+        self._pending_item_id = None
+        item = Item(item_id, role="user", parts=[
+            Part("input_audio", audio=committed.wire, seconds=committed.seconds)])
+        previous = self.conversation.add(item)
+        await self.emit({"type": "input_audio_buffer.committed",
+                         "previous_item_id": previous, "item_id": item_id})
+        await self._announce_item(item, previous)
+        self._track_transcript(item, committed.transcript, announce=True)
+
+    def _track_transcript(self, item: Item, future: asyncio.Future[str], announce: bool) -> None:
+        self._transcripts[item.id] = future
+        self._spawn(self._transcribed(item, future, announce))
+
+    async def _transcribed(self, item: Item, future: asyncio.Future[str], announce: bool) -> None:
+        transcript = await future
+        part = item.parts[0]
+        part.transcript = transcript
+        if announce and self.settings.transcription is not None:
+            audio, text = audio_in_tokens(part.seconds), text_tokens(transcript)
+            await self.emit({
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": item.id, "content_index": 0, "transcript": transcript,
+                "usage": {"type": "tokens", "input_tokens": audio, "output_tokens": text,
+                          "total_tokens": audio + text,
+                          "input_token_details": {"audio_tokens": audio, "text_tokens": 0}},
+            })
+
+    # --- conversation ----------------------------------------------------------------------
+
+    async def _announce_item(self, item: Item, previous: str | None) -> None:
+        obj = p.item_object(item, self.dialect)
+        await self.emit({"type": p.event_name(self.dialect, "item.added"),
+                         "previous_item_id": previous, "item": obj})
+        if self.dialect is Dialect.GA:
+            await self.emit({"type": "conversation.item.done", "previous_item_id": previous,
+                             "item": obj})
+
+    async def _on_item_create(self, event: dict[str, Any]) -> None:
+        item = parse_client_item(event.get("item"), self.dialect, self.settings.input_format,
+                                 self.ids.new("item"))
+        try:
+            previous = self.conversation.add(item, event.get("previous_item_id"))
+        except KeyError as exc:
+            raise RequestError("invalid_value", "Invalid value for 'previous_item_id': no item "
+                               f"with id {event.get('previous_item_id')!r}.", "previous_item_id"
+                               ) from exc
+        await self._announce_item(item, previous)
+        audio = item.parts[0] if item.parts and item.parts[0].type == "input_audio" else None
+        if audio is not None and audio.transcript is None and audio.audio is not None:
+            future = asyncio.ensure_future(self._transcribe_wire(audio.audio))
+            self._track_transcript(item, future, announce=False)
+
+    async def _transcribe_wire(self, wire: bytes) -> str:
+        clip = decode_wire(wire, self.settings.input_format)
+        return await transcribe(clip.samples, clip.rate)
+
+    def _item(self, event: dict[str, Any]) -> Item:
+        item_id = event.get("item_id")
+        try:
+            return self.conversation.get(str(item_id))
+        except KeyError as exc:
+            raise RequestError("item_not_found", f"Item with item_id {item_id!r} not found.",
+                               "item_id") from exc
+
+    async def _on_item_delete(self, event: dict[str, Any]) -> None:
+        item = self._item(event)
+        self.conversation.delete(item.id)
+        await self.emit({"type": "conversation.item.deleted", "item_id": item.id})
+
+    async def _on_item_retrieve(self, event: dict[str, Any]) -> None:
+        item = self._item(event)
+        await self.emit({"type": "conversation.item.retrieved",
+                         "item": p.item_object(item, self.dialect, with_audio=True)})
+
+    async def _on_item_truncate(self, event: dict[str, Any]) -> None:
+        item, end_ms = self._item(event), event.get("audio_end_ms")
+        audio = next((x for x in item.parts if x.type == "output_audio"), None)
+        if item.role != "assistant" or audio is None:
+            raise RequestError("invalid_value", "Only assistant audio items can be truncated.",
+                               "item_id")
+        if not isinstance(end_ms, int) or not 0 <= end_ms <= round(audio.seconds * 1000):
+            raise RequestError("invalid_value", f"Audio content of {audio.seconds * 1000:.0f}ms "
+                               f"is shorter than audio_end_ms {end_ms!r}.", "audio_end_ms")
+        audio.seconds, audio.transcript = end_ms / 1000, ""
+        await self.emit({"type": "conversation.item.truncated", "item_id": item.id,
+                         "content_index": event.get("content_index", 0), "audio_end_ms": end_ms})
+
+    # --- responses -------------------------------------------------------------------------
+
+    async def _on_response_create(self, event: dict[str, Any]) -> None:
+        if self.active is not None:
+            raise RequestError("conversation_already_has_active_response",
+                               "Conversation already has an active response in progress: "
+                               f"{self.active.plan.response_id}. Wait until the response is "
+                               "finished before creating a new one.")
+        settings, raw = apply_response_overrides(self.settings, self.dialect, event.get("response"))
+        self._start_response(settings, raw)
+
+    async def _on_response_cancel(self, event: dict[str, Any]) -> None:
+        wanted = event.get("response_id")
+        if self.active is None or (wanted and wanted != self.active.plan.response_id):
+            raise RequestError("response_cancel_not_active",
+                               "Cancellation failed: no active response found.")
+        self.active.cancel("client_cancelled")
+
+    def _start_response(self, settings: SessionSettings, raw: dict[str, Any]) -> None:
+        jitter = self.rng.uniform(0, self.config.first_delay_jitter_ms)
+        plan = ResponsePlan(
+            self.ids.new("resp"), self.ids.new("item"), settings,
+            first_delay_s=(self.config.first_delay_ms + jitter) / 1000,
+            in_conversation=raw.get("conversation", "auto") != "none",
+            metadata=raw.get("metadata"))
+        run = ResponseRun(plan, config=self.config, dialect=self.dialect,
+                          conversation=self.conversation, emit=self.emit,
+                          user_words=self._user_words)
+        previous = self._active_task if self.active is not None else None
+        if previous is None:
+            self.active = run
+        self._active_task = self._spawn(self._drive(run, previous))
+
+    async def _drive(self, run: ResponseRun, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+            self.active = run
+        try:
+            await run.run()
+        finally:
+            if self.active is run:
+                self.active = None
+            self._assistant_audio |= any(x.seconds > 0 for x in run.item.parts)
+
+    async def _user_words(self) -> str:
+        item = self.conversation.last_user_item()
+        if item is None:
+            return ""
+        future = self._transcripts.get(item.id)
+        return await future if future is not None else (item.words() or "")

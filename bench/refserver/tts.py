@@ -1,0 +1,62 @@
+"""Text to speech for responses: espeak-ng voices standing in for the OpenAI voices.
+
+`speed` (0.25 to 1.5) scales espeak's speaking rate: `rate_wpm = round(175 × speed)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bench.audio import bytes_per_second, encode_wire
+from bench.corpus import espeak
+
+VOICES: dict[str, str] = {
+    "alloy": "en-us",
+    "ash": "en-us+m3",
+    "ballad": "en-GB-x-rp",
+    "coral": "en-us+f3",
+    "echo": "en-us+m1",
+    "sage": "en-us+f2",
+    "shimmer": "en-us+f4",
+    "verse": "en-us+m7",
+    "marin": "en-us+f5",
+    "cedar": "en-us+m5",
+}
+"""OpenAI voice → espeak-ng voice. Any other voice (or a custom voice id) speaks as `en-us`."""
+FALLBACK_VOICE = "en-us"
+BASE_RATE_WPM = 175
+"""espeak's rate at speed 1.0."""
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Synthesised output audio, encoded for the wire."""
+
+    wire: bytes
+    """Bytes in the session's output format (PCM16 24 kHz, or G.711 8 kHz)."""
+    fmt: str
+    """The wire format name (`pcm16`, `g711_ulaw`, `g711_alaw`)."""
+
+    @property
+    def seconds(self) -> float:
+        return len(self.wire) / bytes_per_second(self.fmt)
+
+
+def espeak_voice(voice: object) -> str:
+    return VOICES.get(voice, FALLBACK_VOICE) if isinstance(voice, str) else FALLBACK_VOICE
+
+
+def rate_wpm(speed: float) -> int:
+    return round(BASE_RATE_WPM * min(1.5, max(0.25, speed)))
+
+
+def synthesize_wire(text: str, voice: object, speed: float, fmt: str) -> Speech:
+    """Blocking: speak `text` and encode it in `fmt`."""
+    clip = espeak.synthesize(text, espeak_voice(voice), rate_wpm(speed))
+    return Speech(encode_wire(clip, fmt), fmt)
+
+
+async def speak(text: str, voice: object, speed: float, fmt: str) -> Speech:
+    """`synthesize_wire` in a worker thread (espeak holds a process-wide lock)."""
+    return await asyncio.to_thread(synthesize_wire, text, voice, speed, fmt)
