@@ -51,6 +51,12 @@ class Clip:
         return Clip(np.frombuffer(data[:usable], dtype="<i2").astype(np.int16), rate)
 
 
+def round_int16(x: npt.NDArray[np.floating] | npt.NDArray[np.integer]) -> Samples:
+    """Values already on the int16 scale (e.g. filtered int16 audio) to int16, rounding and clipping."""
+    out: Samples = np.clip(np.round(x), -32768, 32767).astype(np.int16)
+    return out
+
+
 def to_int16(x: npt.NDArray[np.floating] | npt.NDArray[np.integer]) -> Samples:
     """Float in [-1, 1] or any integer array to int16, clipping."""
     if np.issubdtype(x.dtype, np.floating):
@@ -64,11 +70,11 @@ def read_audio(source: str | Path | bytes) -> Clip:
     """Read WAV/FLAC/OGG at any rate and channel count; downmix to mono int16."""
     try:
         handle = io.BytesIO(source) if isinstance(source, bytes) else source
-        data, rate = sf.read(handle, dtype="float32", always_2d=True)
+        data, rate = sf.read(handle, dtype="int16", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         name = "<bytes>" if isinstance(source, bytes) else str(source)
         raise AudioError(f"cannot read audio {name}: {exc}") from exc
-    return Clip(to_int16(data.mean(axis=1)), int(rate))
+    return Clip(round_int16(data.mean(axis=1)), int(rate))
 
 
 def write_wav(path: str | Path, clip: Clip) -> None:
@@ -91,7 +97,7 @@ def resample(clip: Clip, rate: int) -> Clip:
         return Clip(clip.samples, rate)
     g = gcd(clip.rate, rate)
     y = resample_poly(clip.samples.astype(np.float64), rate // g, clip.rate // g)
-    return Clip(to_int16(y), rate)
+    return Clip(round_int16(y), rate)
 
 
 # --- G.711 (ITU-T), vectorised from the reference g711.c -------------------------------------

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,11 +14,13 @@ from bench.audio import (
     decode_wire,
     encode_wire,
     first_audible,
+    read_audio,
     resample,
     silence,
     speech_bounds,
     ulaw_decode,
     ulaw_encode,
+    write_wav,
 )
 from bench.corpus.espeak import synthesize
 
@@ -71,6 +74,18 @@ def test_resample_keeps_duration_and_pitch() -> None:
     assert len(out.samples) == 24000
     spectrum = np.abs(np.fft.rfft(out.samples.astype(float)))
     assert abs(np.argmax(spectrum) - 1000) <= 1  # 1 Hz bins over one second
+    # the waveform itself survives: same amplitude, nothing clipped
+    middle = out.samples[2400:-2400].astype(float)
+    assert 9800 <= np.abs(middle).max() <= 10200
+    assert np.abs(out.samples).max() < 32000
+    rms_in, rms_out = clip.samples.astype(float).std(), middle.std()
+    assert abs(rms_out / rms_in - 1) < 0.02
+
+
+def test_read_audio_is_sample_exact_for_pcm16(tmp_path: Path) -> None:
+    x = np.array([0, 1, -1, 32767, -32768, 12345, -12345], np.int16)
+    write_wav(tmp_path / "x.wav", Clip(x, 16000))
+    assert np.array_equal(read_audio(tmp_path / "x.wav").samples, x)
 
 
 def test_first_audible_finds_onset_to_the_millisecond() -> None:
