@@ -85,3 +85,17 @@ class ProtocolViolation(EndpointFault):
     """The endpoint sent something the dialect cannot read (malformed JSON, wrong shape)."""
 
     cause = "protocol_error"
+
+
+class QualityError(BenchError):
+    """A quality metric (WER, PESQ, DNSMOS) or a transcriber could not score a turn.
+
+    `cause` is a short stable token (e.g. `pesq_too_short`, `transcriber_http`) used to count
+    failures per cause; the turn's other metrics stand."""
+
+    cause = "quality_error"
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        if cause is not None:
+            self.cause = cause

@@ -31,6 +31,15 @@ _ALL = (
     Metric("output_tokens_per_s", "tok/s", "higher", "output tokens ÷ (response.done − first output)"),
     Metric("output_audio_s", "s", "higher", "seconds of output audio received"),
     Metric("cost_usd", "USD", "lower", "cost of the response from usage × the price table"),
+    Metric("input_wer", "", "lower", "WER of the endpoint's own input transcript vs the reference text"),
+    Metric("whisper_wer", "", "lower", "WER of a Whisper transcript of the same input audio (baseline)"),
+    Metric("output_wer", "", "lower", "WER of a Whisper transcript of the output audio vs its transcript"),
+    Metric("pesq_wb", "MOS", "higher", "PESQ MOS-LQO (P.862.2) of output vs the reference build's"),
+    Metric("pesq_nb", "MOS", "higher", "PESQ MOS-LQO (P.862.1) of output vs the reference build's"),
+    Metric("dnsmos_ovrl", "MOS", "higher", "DNSMOS overall quality of the output audio (non-intrusive)"),
+    Metric("dnsmos_sig", "MOS", "higher", "DNSMOS speech signal quality of the output audio"),
+    Metric("dnsmos_bak", "MOS", "higher", "DNSMOS background noise quality of the output audio"),
+    Metric("dnsmos_p808", "MOS", "higher", "DNSMOS P.808 MOS of the output audio"),
 )
 
 METRICS: dict[str, Metric] = {m.name: m for m in _ALL}

@@ -1,0 +1,27 @@
+"""Scoring off the event loop: a process pool, errors coming back with their cause."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench.audio import Clip
+from bench.errors import QualityError
+from bench.metrics.scoring import pesq_job, score_off_loop, scoring_pool
+from bench.metrics.wer import WordErrors, word_errors
+
+
+async def test_scores_in_a_worker_process_and_errors_keep_their_cause() -> None:
+    rng = np.random.default_rng(0)
+    tone = Clip((np.sin(np.arange(32000) * 0.05) * 6000 * (1 + rng.random(32000))).astype(np.int16), 16000)
+    with scoring_pool(1) as pool:
+        score = await score_off_loop(pool, pesq_job, tone, tone, "wb")
+        with pytest.raises(QualityError) as info:
+            await score_off_loop(pool, pesq_job, tone, Clip(tone.samples[:1000], 16000))
+    assert 1.0 <= score <= 4.65
+    assert info.value.cause == "pesq_too_short"
+
+
+async def test_default_executor_runs_plain_functions() -> None:
+    errors = await score_off_loop(None, word_errors, "a b c", "a b")
+    assert errors == WordErrors(3, 2, 0, 1, 0)
