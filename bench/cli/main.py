@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from bench import __version__
-from bench.cli import report, run, serve
+from bench.cli import compare, corpus, gate, history, report, run, serve
 from bench.errors import UserError
 
-COMMANDS: tuple[ModuleType, ...] = (run, serve, report)
+COMMANDS: tuple[ModuleType, ...] = (run, serve, report, compare, gate, history, corpus)
 """The subcommands, in the order `--help` lists them."""
 
 
