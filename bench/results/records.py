@@ -46,6 +46,14 @@ class TurnRecord:
     """(arrival ms, samples) of each output audio chunk: enough to replay the playout."""
     audio: dict[str, str] = field(default_factory=dict)
     """`input` / `output` → WAV path relative to the run directory."""
+    snr_db: float | None = None
+    """Noise mixed into the input at this SNR; None for clean speech."""
+    quality: dict[str, Any] = field(default_factory=dict)
+    """Quality details: `backends` (metric → transcriber/scorer that produced it, e.g.
+    `{"input_wer": "endpoint (whisper-1)", "whisper_wer": "whisper-1 (OpenAI API)"}`), `wer`
+    (metric → {substitutions, deletions, insertions, hits, reference_words, hypothesis}),
+    `errors` (metric → "cause: message" when a score could not be computed), `reference`
+    (for pesq: the target whose output was the reference)."""
     started_at: str = ""
     schema_version: int = SCHEMA_VERSION
 
