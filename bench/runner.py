@@ -26,25 +26,45 @@ from bench.transports.base import Endpoint, Transport, now_ns
 from bench.transports.websocket import WebSocketTransport
 from bench.usage import Usage, cost_usd
 
-TRANSPORTS: dict[str, Callable[[], Transport]] = {"websocket": WebSocketTransport}
-"""Transports available to `run`, by the name scenarios use."""
+
+def _webrtc(url: str, connect_timeout_s: float) -> Transport:
+    from bench.transports.webrtc import WebRTCOptions, WebRTCTransport  # aiortc loads slowly
+
+    loopback = (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+    return WebRTCTransport(WebRTCOptions(ice_addresses=("127.0.0.1",) if loopback else None,
+                                         ice_timeout_s=connect_timeout_s))
+
+
+TRANSPORTS: dict[str, Callable[[str, float], Transport]] = {
+    "websocket": lambda _url, _timeout: WebSocketTransport(),
+    "webrtc": _webrtc,
+}
+"""Transports available to `run`, by the name scenarios use: (endpoint URL, connect timeout) →
+a transport. WebRTC to a loopback endpoint gathers ICE candidates on 127.0.0.1 only."""
+MEDIA_TRANSPORTS = frozenset({"webrtc"})
+"""Transports whose audio is media (PCM16 24 kHz to the harness, whatever the scenario's format)."""
 
 ProgressFn = Callable[[TurnRecord], None]
+REFERENCE_KEY = "rtbench-reference"
+"""What the built-in targets send as their key: not a secret, the reference endpoint takes any."""
 
 
-def make_transport(name: str) -> Transport:
+def make_transport(name: str, url: str, connect_timeout_s: float) -> Transport:
     if name not in TRANSPORTS:
         raise UnknownNameError("transport", name, list(TRANSPORTS))
-    return TRANSPORTS[name]()
+    return TRANSPORTS[name](url, connect_timeout_s)
 
 
-def endpoint_for(target: Target, url: str, dialect_headers: dict[str, str]) -> Endpoint:
+def endpoint_for(target: Target, url: str, dialect_headers: dict[str, str],
+                 connect_timeout_s: float = 10.0) -> Endpoint:
     """URL with `?model=`, and auth as the target wants it. The key never leaves memory."""
     parts = urlsplit(url)
     query = parts.query
     if target.model and "model=" not in query:
         query = "&".join(filter(None, [query, urlencode({"model": target.model})]))
     key, headers, protocols = target.api_key(), dict(dialect_headers), []
+    if target.url is None:  # the built-in reference endpoint takes any key, like a real one needs one
+        key, target = REFERENCE_KEY, replace(target, auth="bearer")
     if key and target.auth == "bearer":
         headers["Authorization"] = f"Bearer {key}"
     elif key and target.auth == "api-key":
@@ -53,7 +73,7 @@ def endpoint_for(target: Target, url: str, dialect_headers: dict[str, str]) -> E
         protocols = ["realtime", f"openai-insecure-api-key.{key}"]
         if "OpenAI-Beta" in headers:
             protocols.append("openai-beta.realtime-v1")
-    return Endpoint(urlunsplit(parts._replace(query=query)), headers, protocols)
+    return Endpoint(urlunsplit(parts._replace(query=query)), headers, protocols, connect_timeout_s)
 
 
 GIL_SWITCH_S = 0.0005
@@ -104,11 +124,12 @@ class Runner:
         self.wire: WireCache = {}
 
     async def run(self, calls: list[CallSpec]) -> None:
-        fmt = self.loaded.scenario.session.audio_format
         for c in calls:
+            fmt = "pcm16" if c.transport in MEDIA_TRANSPORTS else self.loaded.scenario.session.audio_format
             for t in c.conversation.turns:
-                if t.utterance is not None and id(t.utterance.clip) not in self.wire:
-                    self.wire[id(t.utterance.clip)] = encode_wire(t.utterance.clip, fmt)
+                key = (id(t.utterance.clip), fmt) if t.utterance is not None else None
+                if t.utterance is not None and key is not None and key not in self.wire:
+                    self.wire[key] = encode_wire(t.utterance.clip, fmt)
         sem = asyncio.Semaphore(self.options.concurrency)
         monitor = asyncio.create_task(self.lag.run())
 
@@ -129,12 +150,12 @@ class Runner:
         return SessionOptions(s.session, None, call.target.dialect, self.options.paced, s.turn_timeout_s)
 
     async def run_call(self, call: CallSpec) -> None:
-        session = Session(make_transport(call.transport), self._options(call), self.wire)
+        url, timeout = self.urls[call.target.name], self.loaded.scenario.connect_timeout_s
+        session = Session(make_transport(call.transport, url, timeout), self._options(call), self.wire)
         turns = list(enumerate(call.conversation.turns))
         try:
             try:
-                await session.open(endpoint_for(call.target, self.urls[call.target.name],
-                                                dict(session.dialect.headers)))
+                await session.open(endpoint_for(call.target, url, dict(session.dialect.headers), timeout))
             except EndpointFault as exc:
                 await self._fail_all(call, session, turns, exc)
                 return
@@ -153,7 +174,7 @@ class Runner:
         return "manual" if self.loaded.scenario.session.turn_detection.type == "none" else "server_vad"
 
     async def _turn(self, call: CallSpec, session: Session, i: int, turn: TurnSpec) -> EndpointFault | None:
-        tl = Timeline(self._mode(turn))
+        tl = Timeline(self._mode(turn), session.audio_format)
         if i == 0:
             tl.marks.update(session.open_marks)
         started = dt.datetime.now(dt.UTC).isoformat()
@@ -170,7 +191,7 @@ class Runner:
     async def _fail_all(self, call: CallSpec, session: Session, turns: list[tuple[int, TurnSpec]],
                         fault: EndpointFault) -> None:
         for i, turn in turns:
-            tl = Timeline(self._mode(turn))
+            tl = Timeline(self._mode(turn), session.audio_format)
             if i == 0:
                 tl.marks.update(session.open_marks)
             record = self._record(call, session, i, turn, tl, fault, dt.datetime.now(dt.UTC).isoformat())
@@ -179,7 +200,7 @@ class Runner:
 
     def _record(self, call: CallSpec, session: Session, i: int, turn: TurnSpec, tl: Timeline,
                 fault: EndpointFault | None, started: str) -> TurnRecord:
-        fmt = self.loaded.scenario.session.audio_format
+        fmt = tl.audio_format
         out = decode_wire(b"".join(c for _, c in tl.out_chunks), fmt)
         sizes = [len(decode_wire(c, fmt).samples) for _, c in tl.out_chunks]
         if tl.out_chunks and "first_audible" not in tl.marks:
@@ -203,7 +224,7 @@ class Runner:
             response_status=tl.status,
             output_chunks=[((t - origin) / 1e6, n)
                            for (t, _), n in zip(tl.out_chunks, sizes, strict=True)],
-            audio=audio, started_at=started)
+            audio=audio, started_at=started, snr_db=call.conversation.snr_db)
 
     def _save_audio(self, call: CallSpec, i: int, tl: Timeline, out: Any, fmt: str) -> dict[str, str]:
         paths, name = {}, f"{call.call_id}-t{i}"

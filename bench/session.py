@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from bench.audio import Clip, bytes_per_second, encode_wire
 from bench.dialects import Dialect, ErrorInfo, Kind, SessionEvent, detect_openai_dialect, get_dialect
 from bench.dialects.base import NON_FATAL_ERRORS
@@ -28,6 +30,17 @@ TRAILING_SILENCE_MAX_S = 5.0
 """With server VAD, silence is sent after the clip until speech_stopped, at most this long."""
 LATE_TRANSCRIPT_S = 2.0
 """How long to wait after response.done for an input transcript that has not arrived."""
+MEDIA_TAIL_S = 1.0
+"""Media transports: after response.done, the turn ends at output_audio_buffer.stopped, or
+after this much received silence if the endpoint does not send that event."""
+SILENT_PEAK = 16
+"""A media frame whose peak is at most this (−66 dBFS) is the constant silence WebRTC sends
+between responses, not the response's audio."""
+
+
+def is_silent(pcm: bytes) -> bool:
+    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
+    return len(x) == 0 or int(np.abs(x.astype(np.int32)).max()) <= SILENT_PEAK
 
 
 def error_fault(e: ErrorInfo) -> EndpointErrorEvent:
@@ -55,8 +68,8 @@ class SessionOptions:
     turn_timeout_s: float = 30.0
 
 
-WireCache = dict[int, bytes]
-"""id(utterance clip) → its audio in the session's wire format, encoded before the run starts
+WireCache = dict[tuple[int, str], bytes]
+"""(id(utterance clip), format) → its audio in that wire format, encoded before the run starts
 so no resampling happens on the event loop while anything is being measured."""
 
 
@@ -67,6 +80,9 @@ class Session:
         self.transport = transport
         self.options = options
         self.wire = wire if wire is not None else {}
+        self.audio_format = "pcm16" if transport.media_audio else options.settings.audio_format
+        """Input and output audio format on this transport (media is always PCM16 24 kHz)."""
+        self._silent_since: int | None = None
         self.dialect: Dialect = get_dialect("openai-ga" if options.dialect == "auto" else options.dialect)
         self.events: asyncio.Queue[Stamped] = asyncio.Queue()
         self.open_marks: dict[str, int] = {}
@@ -104,6 +120,10 @@ class Session:
             except ConnectionLost as exc:
                 self.events.put_nowait(Stamped(now_ns(), None, exc))
                 return
+            if frame.audio:
+                self.events.put_nowait(Stamped(frame.t_ns, SessionEvent(Kind.MEDIA_AUDIO, "media",
+                                                                        audio=frame.audio)))
+                continue
             try:
                 message = json.loads(frame.text)
                 if not isinstance(message, dict):
@@ -142,13 +162,15 @@ class Session:
     # --- turns -------------------------------------------------------------------------------
 
     def wire_audio(self, clip: Clip) -> bytes:
-        if id(clip) not in self.wire:
-            self.wire[id(clip)] = encode_wire(clip, self.options.settings.audio_format)
-        return self.wire[id(clip)]
+        key = (id(clip), self.audio_format)
+        if key not in self.wire:
+            self.wire[key] = encode_wire(clip, self.audio_format)
+        return self.wire[key]
 
     async def run_turn(self, turn: TurnSpec, timeline: Timeline) -> None:
         """Send one user turn and collect the response into `timeline`. Raises EndpointFault."""
         self._drain()
+        self._silent_since = None
         deadline = now_ns() + int(self.options.turn_timeout_s * 1e9)
         speech_stopped = asyncio.Event()
         sender = asyncio.create_task(self._send_input(turn, timeline, speech_stopped))
@@ -158,6 +180,9 @@ class Session:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, EndpointFault):
                 await sender
+            last = timeline.marks.get("last_audio")
+            if last is not None:  # media: the silence after the response is not part of it
+                timeline.out_chunks = [(t, c) for t, c in timeline.out_chunks if t <= last]
 
     def _drain(self) -> None:
         while not self.events.empty():
@@ -179,20 +204,19 @@ class Session:
             await self._stream_silence(tl, stopped)
 
     def _chunk_bytes(self) -> int:
-        return bytes_per_second(self.options.settings.audio_format) * CHUNK_MS // 1000
+        return bytes_per_second(self.audio_format) * CHUNK_MS // 1000
 
     async def _stream_clip(self, turn: TurnSpec, tl: Timeline) -> None:
         u = turn.utterance
         assert u is not None
         data, size = self.wire_audio(u.clip), self._chunk_bytes()
-        bps = bytes_per_second(self.options.settings.audio_format)
+        bps = bytes_per_second(self.audio_format)
         on_chunk = int(u.onset_s * bps) // size
         off_chunk = max(on_chunk, (int(u.offset_s * bps) - 1) // size)
         t0 = now_ns()
         for k in range(0, (len(data) + size - 1) // size):
             chunk = data[k * size:(k + 1) * size]
-            await self._pace(t0, k)
-            t = await self._send(self.dialect.append_audio(chunk))
+            t = await self._send_chunk(chunk.ljust(size, b"\0"), t0, k)
             tl.sent_audio += chunk
             if k == on_chunk:
                 tl.mark("speech_start_sent", t)
@@ -200,16 +224,25 @@ class Session:
                 tl.mark("speech_end_sent", t)
             tl.mark("input_end", t, first=False)
 
+    async def _send_chunk(self, chunk: bytes, t0: int, k: int) -> int:
+        """One 20 ms chunk: as media (the track paces it) or as an append event (paced here)."""
+        if self.transport.media_audio:
+            return await self.transport.send_audio(chunk)
+        await self._pace(t0, k)
+        return await self._send(self.dialect.append_audio(chunk))
+
     async def _stream_silence(self, tl: Timeline, stopped: asyncio.Event) -> None:
+        """An open microphone after the clip, until the server hears the end of speech. A media
+        track sends silence by itself when it has nothing queued."""
+        if self.transport.media_audio:
+            return
         size = self._chunk_bytes()
-        quiet = Clip.from_pcm16(bytes(2 * 480), 24000)
-        chunk = encode_wire(quiet, self.options.settings.audio_format)[:size]
+        chunk = encode_wire(Clip.from_pcm16(bytes(2 * 480), 24000), self.audio_format)[:size]
         t0 = now_ns()
         for k in range(int(TRAILING_SILENCE_MAX_S * 1000 / CHUNK_MS)):
             if stopped.is_set():
                 return
-            await self._pace(t0, k)
-            await self._send(self.dialect.append_audio(chunk))
+            await self._send_chunk(chunk, t0, k)
             tl.sent_audio += chunk
 
     async def _pace(self, t0: int, k: int) -> None:
@@ -267,8 +300,11 @@ class Session:
             tl.input_transcript = ev.text
         elif k is Kind.OUTPUT_BUFFER_STARTED:
             tl.mark("output_buffer_started", t)
+        elif k is Kind.MEDIA_AUDIO:
+            return self._media(ev.audio, t, tl)
         elif k is Kind.OUTPUT_BUFFER_STOPPED:
             tl.mark("output_buffer_stopped", t)
+            return "response_done" in tl.marks and self.transport.media_audio
         elif k is Kind.ERROR and ev.error is not None and ev.error.code not in NON_FATAL_ERRORS:
             raise error_fault(ev.error)
         elif k is Kind.RESPONSE_DONE:
@@ -285,4 +321,22 @@ class Session:
             e = ev.error
             detail = f"{e.code}: {e.message}" if e else "response failed"
             raise EndpointFault(f"response failed: {detail}", cause=f"response_failed:{e.code if e else ''}")
-        return True
+        # media plays out in real time after generation ends: wait for the buffer to drain
+        return not self.transport.media_audio or "output_buffer_stopped" in tl.marks
+
+    def _media(self, pcm: bytes, t: int, tl: Timeline) -> bool:
+        """A decoded media frame: part of the response from its first non-silent frame on.
+        True when the response's playout has ended (silence long enough after response.done)."""
+        if "response_created" not in tl.marks or "output_buffer_stopped" in tl.marks:
+            return False
+        silent = is_silent(pcm)
+        if "first_audio_byte" not in tl.marks and silent:
+            return False
+        tl.mark("first_audio_byte", t)
+        tl.out_chunks.append((t, pcm))
+        if not silent:
+            tl.mark("last_audio", t, first=False)
+            self._silent_since = None
+            return False
+        self._silent_since = self._silent_since or t
+        return "response_done" in tl.marks and t - self._silent_since >= MEDIA_TAIL_S * 1e9

@@ -21,6 +21,8 @@ class Timeline:
 
     mode: str
     """`server_vad`, `manual` (client commits) or `text`."""
+    audio_format: str = "pcm16"
+    """Format of `sent_audio` and `out_chunks` (`pcm16` 24 kHz for media transports)."""
     marks: dict[str, int] = field(default_factory=dict)
     """Mark name → `perf_counter_ns()`."""
     sent_audio: bytearray = field(default_factory=bytearray)

@@ -1,6 +1,7 @@
 """Run the reference endpoint: an OpenAI Realtime (GA and beta) server on your machine.
 
-It speaks the protocol over WebSocket at /v1/realtime with energy VAD, pocketsphinx ASR, a
+It speaks the protocol over WebSocket at /v1/realtime and over WebRTC (POST /v1/realtime/calls,
+ephemeral keys from POST /v1/realtime/client_secrets) with energy VAD, pocketsphinx ASR, a
 deterministic responder (echo, scripted replies, "say exactly ...") and espeak-ng voices, and
 it can add known first-token delays and inject faults. Runs until Ctrl-C.
 """
@@ -16,6 +17,7 @@ import sys
 from bench.errors import UserError
 from bench.refserver import Faults, RefServer, RefServerConfig
 from bench.refserver.config import load_reply_rules
+from bench.refserver.variants import VARIANTS
 
 NAME = "serve"
 HELP = "run the reference endpoint"
@@ -28,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
     parser.add_argument("--model", default=defaults.model, help="model name reported in "
                         "session.created (default: %(default)s)")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="ref-fp16",
+                        help="the build that speaks: fp16, or quantized int8 / int4 (degraded output)")
     parser.add_argument("--first-delay-ms", type=float, default=0.0, metavar="MS",
                         help="added delay before the first output delta of each response")
     parser.add_argument("--first-delay-jitter-ms", type=float, default=0.0, metavar="MS",
@@ -46,18 +50,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="abort each connection (no close frame) after its Nth server event")
     faults.add_argument("--fault-stall-ms", type=float, default=0.0, metavar="MS",
                         help="stall this long before each response.done")
+    faults.add_argument("--fault-webrtc-status", type=int, metavar="STATUS",
+                        help="answer every WebRTC SDP offer with this HTTP status (e.g. 500)")
+    faults.add_argument("--fault-webrtc-no-ice", action="store_true",
+                        help="answer WebRTC offers with unreachable candidates: ICE never connects")
+    faults.add_argument("--fault-datachannel-close-after-events", type=int, metavar="N",
+                        help="close each WebRTC call's oai-events channel after its Nth server event")
 
 
 def config_from_args(args: argparse.Namespace) -> RefServerConfig:
     """The server configuration the flags describe (`UserError` for a bad replies file)."""
     return RefServerConfig(
-        host=args.host, port=args.port, model=args.model, first_delay_ms=args.first_delay_ms,
+        host=args.host, port=args.port, model=args.model, variant=args.variant,
+        first_delay_ms=args.first_delay_ms,
         first_delay_jitter_ms=args.first_delay_jitter_ms, seed=args.seed, pace=args.pace,
         chunk_ms=args.chunk_ms,
         replies=load_reply_rules(args.replies) if args.replies else (),
         faults=Faults(handshake_status=args.fault_handshake_status,
                       drop_after_events=args.fault_drop_after_events,
-                      stall_ms=args.fault_stall_ms),
+                      stall_ms=args.fault_stall_ms, webrtc_status=args.fault_webrtc_status,
+                      webrtc_no_ice=args.fault_webrtc_no_ice,
+                      datachannel_close_after_events=args.fault_datachannel_close_after_events),
     )
 
 
@@ -76,6 +89,8 @@ async def _serve(config: RefServerConfig) -> None:
         await server.stop()
         raise UserError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from exc
     print(f"reference endpoint listening on {url}", flush=True)
+    print(f"WebRTC: POST {server.base_url}/v1/realtime/calls (SDP offer), "
+          f"POST {server.base_url}/v1/realtime/client_secrets (ephemeral keys)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):

@@ -34,6 +34,8 @@ class Kind(StrEnum):
     OUTPUT_BUFFER_STOPPED = "output_buffer_stopped"
     RATE_LIMITS = "rate_limits"
     ERROR = "error"
+    MEDIA_AUDIO = "media_audio"
+    """Audio that arrived as media (a decoded WebRTC frame), not in an event."""
     OTHER = "other"
 
 

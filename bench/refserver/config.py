@@ -46,6 +46,14 @@ class Faults:
     """Answer every response with an `error` event and a `response.done` of status `failed`."""
     stall_ms: float = 0.0
     """Wait this long before each `response.done`."""
+    webrtc_status: int | None = None
+    """Answer every WebRTC SDP offer (`POST /v1/realtime/calls`, beta `POST /v1/realtime`) with
+    this HTTP status (e.g. 500) and an OpenAI error body instead of an answer."""
+    webrtc_no_ice: bool = False
+    """Answer WebRTC offers with an SDP whose candidates are unreachable (TEST-NET-1) and never
+    answer connectivity checks: ICE never connects (for client connect-timeout tests)."""
+    datachannel_close_after_events: int | None = None
+    """Close a WebRTC call's `oai-events` data channel right after its Nth server event."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class RefServerConfig:
     """TCP port; 0 picks a free one (see `RefServer.start`)."""
     model: str = "ref-realtime"
     """The model name reported in `session.created`."""
+    variant: str = "ref-fp16"
+    """Which build speaks: `ref-fp16`, or the quantized `ref-int8` / `ref-int4` (see variants.py)."""
     first_delay_ms: float = 0.0
     """Added delay before the first output delta of every response."""
     first_delay_jitter_ms: float = 0.0

@@ -64,9 +64,17 @@ class InputAudio:
         self._vad = None if turn is None else EnergyVad(
             self._rate, turn.threshold, turn.prefix_padding_ms, silence_ms, round(self.clock_ms))
 
+    @property
+    def rate(self) -> int:
+        """Sample rate of the input format."""
+        return self._rate
+
     def append(self, wire: bytes) -> list[SpeechStarted | Committed]:
-        """Add audio; returns the turn events it caused, in audio order."""
-        samples = decode_wire(wire, self._fmt).samples
+        """Add audio in the input wire format; returns the turn events it caused, in audio order."""
+        return self.append_samples(decode_wire(wire, self._fmt).samples)
+
+    def append_samples(self, samples: Samples) -> list[SpeechStarted | Committed]:
+        """Add audio already decoded, at `rate`; returns the turn events it caused."""
         self._push(samples)
         if self._asr_open:
             self._recognizer.feed(samples)

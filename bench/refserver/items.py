@@ -72,3 +72,15 @@ def _audio_part(c: dict[str, Any], input_format: str, param: str) -> Part:
     transcript = c.get("transcript")
     return Part("input_audio", audio=wire, seconds=decode_wire(wire, input_format).seconds,
                 transcript=transcript if isinstance(transcript, str) else None)
+
+
+def truncate_audio(item: Item, end_ms: Any) -> None:
+    """`conversation.item.truncate`: keep the first `end_ms` of an assistant item's audio and
+    forget its transcript (the context holds nothing the user did not hear)."""
+    audio = next((x for x in item.parts if x.type == "output_audio"), None)
+    if item.role != "assistant" or audio is None:
+        raise RequestError("invalid_value", "Only assistant audio items can be truncated.", "item_id")
+    if not isinstance(end_ms, int) or not 0 <= end_ms <= round(audio.seconds * 1000):
+        raise RequestError("invalid_value", f"Audio content of {audio.seconds * 1000:.0f}ms "
+                           f"is shorter than audio_end_ms {end_ms!r}.", "audio_end_ms")
+    audio.seconds, audio.transcript = end_ms / 1000, ""

@@ -14,6 +14,7 @@ from typing import Any
 
 from bench.refserver.conversation import Item, Part
 from bench.refserver.settings import Dialect, SessionSettings, TurnDetection
+from bench.refserver.usage import audio_in_tokens, text_tokens
 
 JSON = dict[str, Any]
 
@@ -179,6 +180,18 @@ def response_object(
         obj.update(modalities=beta_modalities(settings.modality), voice=_voice(settings),
                    output_audio_format=settings.output_format, temperature=settings.temperature)
     return obj
+
+
+def transcription_completed_event(item_id: str, transcript: str, seconds: float) -> JSON:
+    """`conversation.item.input_audio_transcription.completed`, with its usage."""
+    audio, text = audio_in_tokens(seconds), text_tokens(transcript)
+    return {
+        "type": "conversation.item.input_audio_transcription.completed",
+        "item_id": item_id, "content_index": 0, "transcript": transcript,
+        "usage": {"type": "tokens", "input_tokens": audio, "output_tokens": text,
+                  "total_tokens": audio + text,
+                  "input_token_details": {"audio_tokens": audio, "text_tokens": 0}},
+    }
 
 
 def rate_limits_event(input_tokens: int) -> JSON:

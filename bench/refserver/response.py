@@ -1,4 +1,7 @@
-"""One response: the §1.10 event sequence, paced output deltas, cancellation and usage."""
+"""One response: the §1.10 event sequence, paced output deltas, cancellation and usage.
+
+Output audio goes out as delta events, or, with a `Playout` (WebRTC), into the media track:
+the same chunks at the same moments, so delays and usage are the same on both transports."""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ import re
 from base64 import b64encode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from bench.audio import bytes_per_second
+from bench.audio import Clip, bytes_per_second, decode_wire
 from bench.refserver import protocol as p
 from bench.refserver.config import RefServerConfig
 from bench.refserver.conversation import Conversation, Item, Part
@@ -21,6 +24,19 @@ from bench.refserver.tts import rate_wpm, speak
 from bench.refserver.usage import NO_USAGE, Tokens, Usage, audio_out_tokens, text_tokens
 
 Emit = Callable[[p.JSON], Awaitable[None]]
+
+
+class Playout(Protocol):
+    """A real-time output audio buffer (WebRTC's media track), fed by responses."""
+
+    def push(self, response_id: str, clip: Clip) -> None:
+        """Queue a response's audio after what is already queued."""
+
+    def finish(self, response_id: str) -> None:
+        """The response is done (`response.done` sent): report it stopped once played out."""
+
+    def clear(self) -> str | None:
+        """Drop all queued audio; the response that was playing, if any."""
 
 
 @dataclass(frozen=True)
@@ -72,8 +88,8 @@ class ResponseRun:
 
     def __init__(self, plan: ResponsePlan, *, config: RefServerConfig, dialect: Dialect,
                  conversation: Conversation, emit: Emit,
-                 user_words: Callable[[], Awaitable[str]]) -> None:
-        self.plan, self.config, self.dialect = plan, config, dialect
+                 user_words: Callable[[], Awaitable[str]], playout: Playout | None = None) -> None:
+        self.plan, self.config, self.dialect, self.playout = plan, config, dialect, playout
         self.conversation, self.emit, self.user_words = conversation, emit, user_words
         self.reason: str | None = None
         self._cancelled = asyncio.Event()
@@ -129,7 +145,7 @@ class ResponseRun:
         s = self.plan.settings
         if s.modality == "text":
             return [_Slot(words=[w]) for w in word_pieces(reply)]
-        speech = await speak(reply, s.voice, s.speed, s.output_format)
+        speech = await speak(reply, s.voice, s.speed, s.output_format, self.config.variant)
         chunk = bytes_per_second(s.output_format) * self.config.chunk_ms // 1000
         return audio_slots(reply, speech.wire, max(1, chunk))
 
@@ -169,9 +185,16 @@ class ResponseRun:
                 self._sent_text += word
                 await self.emit({"type": word_event, **self._ids(), "delta": word})
             if slot.audio:
-                self._sent_audio_s += len(slot.audio) / bytes_per_second(self.plan.settings.output_format)
-                await self.emit({"type": audio_event, **self._ids(),
-                                 "delta": b64encode(slot.audio).decode("ascii")})
+                await self._audio(slot.audio, audio_event)
+
+    async def _audio(self, wire: bytes, event_type: str) -> None:
+        fmt = self.plan.settings.output_format
+        self._sent_audio_s += len(wire) / bytes_per_second(fmt)
+        if self.playout is not None:
+            self.playout.push(self.plan.response_id, decode_wire(wire, fmt))
+        else:
+            await self.emit({"type": event_type, **self._ids(),
+                             "delta": b64encode(wire).decode("ascii")})
 
     async def _wait(self, seconds: float) -> None:
         if seconds > 0 and not self._cancelled.is_set():

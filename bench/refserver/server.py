@@ -1,6 +1,7 @@
 """The reference endpoint's HTTP side: the aiohttp app, the WebSocket handshake (dialect,
-subprotocols, injected handshake failures) and the server's lifecycle, in the caller's loop
-(`RefServer`) or in a thread of its own (`ThreadedRefServer`)."""
+subprotocols, injected handshake failures) and front-end, the WebRTC routes (`webrtc.py`), and
+the server's lifecycle, in the caller's loop (`RefServer`) or in a thread of its own
+(`ThreadedRefServer`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import time
 import weakref
 from types import TracebackType
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from bench.refserver import asr
 from bench.refserver.config import RefServerConfig
+from bench.refserver.httperrors import error_response
 from bench.refserver.session import RealtimeSession
 from bench.refserver.settings import Dialect
+from bench.refserver.webrtc import WebRtcEndpoint
+from bench.transcribe.server_route import add_routes as transcription_routes
 
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 SUBPROTOCOLS = ("realtime", BETA_SUBPROTOCOL)
@@ -24,18 +28,6 @@ SUBPROTOCOLS = ("realtime", BETA_SUBPROTOCOL)
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 """Largest client frame (OpenAI allows 15 MiB of audio per append, base64-encoded)."""
 REALTIME_PATH = "/v1/realtime"
-
-_HANDSHAKE_ERRORS: dict[int, tuple[str, str, str]] = {
-    400: ("invalid_request_error", "invalid_request", "Invalid request."),
-    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
-    403: ("invalid_request_error", "unsupported_country_region_territory",
-          "Country, region, or territory not supported."),
-    404: ("invalid_request_error", "model_not_found", "The model does not exist."),
-    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again."),
-    500: ("server_error", "server_error", "The server had an error while processing your request."),
-    503: ("server_error", "service_unavailable", "The server is overloaded. Please try again."),
-}
-"""HTTP status → (error.type, error.code, error.message) of the injected handshake failure."""
 
 _CONFIG = web.AppKey("config", RefServerConfig)
 _COUNTER: web.AppKey[itertools.count[int]] = web.AppKey("counter")
@@ -48,12 +40,6 @@ def detect_dialect(request: web.Request) -> Dialect:
     protocols = [x.strip() for x in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     beta = "realtime=v1" in request.headers.get("OpenAI-Beta", "") or BETA_SUBPROTOCOL in protocols
     return Dialect.BETA if beta else Dialect.GA
-
-
-def error_response(status: int, message: str | None = None) -> web.Response:
-    kind, code, default = _HANDSHAKE_ERRORS.get(status, ("server_error", None, "Request failed."))
-    body = {"error": {"message": message or default, "type": kind, "param": None, "code": code}}
-    return web.json_response(body, status=status)
 
 
 async def _realtime(request: web.Request) -> web.StreamResponse:
@@ -69,10 +55,25 @@ async def _realtime(request: web.Request) -> web.StreamResponse:
     sockets.add(ws)
     counter: itertools.count[int] = request.app[_COUNTER]
     session = RealtimeSession(
-        ws, config=config, dialect=detect_dialect(request), number=next(counter),
+        ws.send_str, config=config, dialect=detect_dialect(request), number=next(counter),
         abort=lambda: _abort(request), now=time.time())
-    await session.serve()
+    await _serve_websocket(ws, session)
     return ws
+
+
+async def _serve_websocket(ws: web.WebSocketResponse, session: RealtimeSession) -> None:
+    """Feed the session the client's frames until either side goes away."""
+    try:
+        await session.start()
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await session.handle(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await session.reject_binary()
+            if session.closed:
+                break
+    finally:
+        await session.close()
 
 
 def _abort(request: web.Request) -> None:
@@ -93,6 +94,8 @@ def create_app(config: RefServerConfig) -> web.Application:
     app[_COUNTER] = itertools.count()
     app[_SOCKETS] = weakref.WeakSet()
     app.router.add_get(REALTIME_PATH, _realtime)
+    WebRtcEndpoint(config, app[_COUNTER]).install(app)
+    transcription_routes(app)  # POST /v1/audio/transcriptions (pocketsphinx)
     app.on_shutdown.append(_close_sockets)
     return app
 

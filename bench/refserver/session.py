@@ -1,8 +1,11 @@
-"""One realtime session over one WebSocket: the per-connection state machine.
+"""One realtime session: the per-connection state machine, whatever the transport.
 
-Client events are handled one at a time, in arrival order, on the event loop; audio appends run
-the VAD inline so `speech_stopped` leaves the moment the deciding chunk is processed. Responses
-run as tasks; ASR and TTS run in worker threads.
+A front-end (WebSocket in `server.py`, WebRTC in `call.py`) feeds it client events as JSON
+text (`handle`) and, for WebRTC, received audio (`feed_audio`); it sends server events through
+the front-end's `send`. Client events are handled one at a time, in arrival order, on the event
+loop; audio runs the VAD inline so `speech_stopped` leaves the moment the deciding chunk is
+processed. Responses run as tasks; ASR and TTS run in worker threads. Output audio goes out as
+delta events, or, when the front-end gives a `Playout` (WebRTC), into its media track.
 """
 
 from __future__ import annotations
@@ -16,19 +19,16 @@ from base64 import b64decode
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from aiohttp import WSMsgType, web
-
-from bench.audio import decode_wire
+from bench.audio import Clip, decode_wire, resample
 from bench.refserver import protocol as p
 from bench.refserver.asr import Recognizer, transcribe
 from bench.refserver.config import RefServerConfig
 from bench.refserver.conversation import Conversation, Item, Part
 from bench.refserver.inputbuf import Committed, InputAudio
-from bench.refserver.items import parse_client_item
-from bench.refserver.response import ResponsePlan, ResponseRun
+from bench.refserver.items import parse_client_item, truncate_audio
+from bench.refserver.response import Playout, ResponsePlan, ResponseRun
 from bench.refserver.settings import Dialect, SessionSettings, default_settings
 from bench.refserver.update import RequestError, apply_response_overrides, apply_session_update
-from bench.refserver.usage import audio_in_tokens, text_tokens
 from bench.refserver.vad import SpeechStarted
 
 log = logging.getLogger(__name__)
@@ -38,18 +38,22 @@ SESSION_SECONDS = 30 * 60
 """Reported `expires_at` − now."""
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[str], Awaitable[None]]
+"""Sends one server event's JSON text; raises `ConnectionError` once the transport is gone."""
 
 
 class RealtimeSession:
     """State and handlers of one connection."""
 
-    def __init__(self, ws: web.WebSocketResponse, *, config: RefServerConfig, dialect: Dialect,
-                 number: int, abort: Callable[[], None], now: float) -> None:
-        self.ws, self.config, self.dialect, self._abort = ws, config, dialect, abort
+    def __init__(self, send: Send, *, config: RefServerConfig, dialect: Dialect, number: int,
+                 abort: Callable[[], None], now: float, playout: Playout | None = None,
+                 settings: SessionSettings | None = None) -> None:
+        self._send, self.config, self.dialect, self._abort = send, config, dialect, abort
+        self.playout = playout
         self.ids = p.Ids(config.seed, number)
         self.rng = random.Random(config.seed * 1_000_003 + number)
         self.session_id, self.expires_at = self.ids.new("sess"), int(now) + SESSION_SECONDS
-        self.settings = default_settings(dialect, config.model)
+        self.settings = settings or default_settings(dialect, config.model)
         self.conversation = Conversation(self.ids.new("conv"))
         self.recognizer = Recognizer()
         self.input = InputAudio(self.recognizer)
@@ -74,27 +78,28 @@ class RealtimeSession:
             "response.create": self._on_response_create,
             "response.cancel": self._on_response_cancel,
         }
+        if playout is not None:
+            self._handlers["output_audio_buffer.clear"] = self._on_output_clear
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def serve(self) -> None:
-        """Run until the client goes away (or a fault drops the connection)."""
-        try:
-            await self.emit({"type": "session.created", "session": self._session_object()})
-            await self.emit({"type": "conversation.created", "conversation": {
-                "id": self.conversation.id, "object": "realtime.conversation"}})
-            async for msg in self.ws:
-                if msg.type == WSMsgType.TEXT:
-                    await self._dispatch(msg.data)
-                elif msg.type == WSMsgType.BINARY:
-                    await self._error(RequestError("invalid_json", "Binary frames are not "
-                                                   "supported; send JSON text frames."), None)
-                if self._closed:
-                    break
-        finally:
-            await self._shutdown()
+    @property
+    def closed(self) -> bool:
+        """The transport is gone (or a fault dropped it): stop feeding the session."""
+        return self._closed
 
-    async def _shutdown(self) -> None:
+    async def start(self) -> None:
+        """Greet the client: `session.created`, `conversation.created`."""
+        await self.emit({"type": "session.created", "session": self._session_object()})
+        await self.emit({"type": "conversation.created", "conversation": {
+            "id": self.conversation.id, "object": "realtime.conversation"}})
+
+    async def reject_binary(self) -> None:
+        await self._error(RequestError("invalid_json", "Binary frames are not supported; send "
+                                       "JSON text frames."), None)
+
+    async def close(self) -> None:
+        """End the session: cancel the response and background work."""
         self._closed = True
         if self.active is not None:
             self.active.cancel("client_cancelled")
@@ -110,7 +115,7 @@ class RealtimeSession:
                 return
             stamped = {"type": event["type"], "event_id": self.ids.new("event"), **event}
             try:
-                await self.ws.send_str(json.dumps(stamped))
+                await self._send(json.dumps(stamped))
             except (ConnectionError, RuntimeError):
                 self._closed = True
                 return
@@ -119,6 +124,11 @@ class RealtimeSession:
             if drop_after is not None and self._sent >= drop_after:
                 self._closed = True
                 self._abort()
+
+    def post(self, event: p.JSON) -> None:
+        """`emit` from synchronous code (the media track): sent from a task, soon."""
+        if not self._closed:
+            self._spawn(self.emit(event))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
@@ -133,7 +143,8 @@ class RealtimeSession:
 
     # --- dispatch --------------------------------------------------------------------------
 
-    async def _dispatch(self, data: str) -> None:
+    async def handle(self, data: str) -> None:
+        """Handle one client event (JSON text); problems become `error` events."""
         client_event_id: str | None = None
         try:
             event = json.loads(data)
@@ -202,7 +213,16 @@ class RealtimeSession:
             wire = b64decode(audio, validate=True)
         except binascii.Error as exc:
             raise RequestError("invalid_value", "Invalid base64 in 'audio'.", "audio") from exc
-        for result in self.input.append(wire):
+        await self._input_events(self.input.append(wire))
+
+    async def feed_audio(self, clip: Clip) -> None:
+        """Audio received on a media track (WebRTC), any rate: the same pipeline as appends."""
+        if clip.rate != self.input.rate:
+            clip = resample(clip, self.input.rate)
+        await self._input_events(self.input.append_samples(clip.samples))
+
+    async def _input_events(self, results: list[SpeechStarted | Committed]) -> None:
+        for result in results:
             if isinstance(result, SpeechStarted):
                 await self._speech_started(result)
             else:
@@ -211,10 +231,20 @@ class RealtimeSession:
     async def _speech_started(self, started: SpeechStarted) -> None:
         self._pending_item_id = self.ids.new("item")
         td = self.settings.turn_detection
-        if self.active is not None and td is not None and td.interrupt_response:
+        interrupt = td is not None and td.interrupt_response
+        if self.active is not None and interrupt:
             self.active.cancel("turn_detected")
         await self.emit({"type": "input_audio_buffer.speech_started",
                          "audio_start_ms": started.audio_start_ms, "item_id": self._pending_item_id})
+        if interrupt and self.playout is not None:
+            cleared = self.playout.clear()
+            if cleared is not None:
+                await self.emit({"type": "output_audio_buffer.cleared", "response_id": cleared})
+
+    async def _on_output_clear(self, event: dict[str, Any]) -> None:
+        assert self.playout is not None
+        await self.emit({"type": "output_audio_buffer.cleared",
+                         "response_id": self.playout.clear()})
 
     async def _turn_ended(self, committed: Committed) -> None:
         item_id = self._pending_item_id or self.ids.new("item")
@@ -258,14 +288,7 @@ class RealtimeSession:
         part = item.parts[0]
         part.transcript = transcript
         if announce and self.settings.transcription is not None:
-            audio, text = audio_in_tokens(part.seconds), text_tokens(transcript)
-            await self.emit({
-                "type": "conversation.item.input_audio_transcription.completed",
-                "item_id": item.id, "content_index": 0, "transcript": transcript,
-                "usage": {"type": "tokens", "input_tokens": audio, "output_tokens": text,
-                          "total_tokens": audio + text,
-                          "input_token_details": {"audio_tokens": audio, "text_tokens": 0}},
-            })
+            await self.emit(p.transcription_completed_event(item.id, transcript, part.seconds))
 
     # --- conversation ----------------------------------------------------------------------
 
@@ -316,14 +339,7 @@ class RealtimeSession:
 
     async def _on_item_truncate(self, event: dict[str, Any]) -> None:
         item, end_ms = self._item(event), event.get("audio_end_ms")
-        audio = next((x for x in item.parts if x.type == "output_audio"), None)
-        if item.role != "assistant" or audio is None:
-            raise RequestError("invalid_value", "Only assistant audio items can be truncated.",
-                               "item_id")
-        if not isinstance(end_ms, int) or not 0 <= end_ms <= round(audio.seconds * 1000):
-            raise RequestError("invalid_value", f"Audio content of {audio.seconds * 1000:.0f}ms "
-                               f"is shorter than audio_end_ms {end_ms!r}.", "audio_end_ms")
-        audio.seconds, audio.transcript = end_ms / 1000, ""
+        truncate_audio(item, end_ms)
         await self.emit({"type": "conversation.item.truncated", "item_id": item.id,
                          "content_index": event.get("content_index", 0), "audio_end_ms": end_ms})
 
@@ -354,7 +370,7 @@ class RealtimeSession:
             metadata=raw.get("metadata"))
         run = ResponseRun(plan, config=self.config, dialect=self.dialect,
                           conversation=self.conversation, emit=self.emit,
-                          user_words=self._user_words)
+                          user_words=self._user_words, playout=self.playout)
         previous = self._active_task if self.active is not None else None
         if previous is None:
             self.active = run
@@ -367,6 +383,8 @@ class RealtimeSession:
         try:
             await run.run()
         finally:
+            if self.playout is not None:
+                self.playout.finish(run.plan.response_id)
             if self.active is run:
                 self.active = None
             self._assistant_audio |= any(x.seconds > 0 for x in run.item.parts)

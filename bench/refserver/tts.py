@@ -1,6 +1,9 @@
 """Text to speech for responses: espeak-ng voices standing in for the OpenAI voices.
 
-`speed` (0.25 to 1.5) scales espeak's speaking rate: `rate_wpm = round(175 × speed)`.
+`speed` (0.25 to 1.5) scales espeak's speaking rate: `rate_wpm = round(175 × speed)`. Speech
+comes through the harness's content-addressed TTS cache: espeak-ng is not deterministic from
+call to call, and with the cache every reference server on a machine (fp16, int8, int4) says a
+text with the very same base audio, so their outputs differ only by the variant's quantization.
 """
 
 from __future__ import annotations
@@ -8,8 +11,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from bench.audio import bytes_per_second, encode_wire
-from bench.corpus import espeak
+from bench.audio import PCM16_RATE, bytes_per_second, encode_wire, resample
+from bench.corpus.synthetic import speak as cached_speech
+from bench.refserver.variants import degrade
 
 VOICES: dict[str, str] = {
     "alloy": "en-us",
@@ -51,12 +55,12 @@ def rate_wpm(speed: float) -> int:
     return round(BASE_RATE_WPM * min(1.5, max(0.25, speed)))
 
 
-def synthesize_wire(text: str, voice: object, speed: float, fmt: str) -> Speech:
-    """Blocking: speak `text` and encode it in `fmt`."""
-    clip = espeak.synthesize(text, espeak_voice(voice), rate_wpm(speed))
-    return Speech(encode_wire(clip, fmt), fmt)
+def synthesize_wire(text: str, voice: object, speed: float, fmt: str, variant: str = "ref-fp16") -> Speech:
+    """Blocking: speak `text` as the `variant` build and encode it in `fmt`."""
+    clip = resample(cached_speech(text, espeak_voice(voice), rate_wpm(speed)), PCM16_RATE)
+    return Speech(encode_wire(degrade(clip, variant), fmt), fmt)
 
 
-async def speak(text: str, voice: object, speed: float, fmt: str) -> Speech:
+async def speak(text: str, voice: object, speed: float, fmt: str, variant: str = "ref-fp16") -> Speech:
     """`synthesize_wire` in a worker thread (espeak holds a process-wide lock)."""
-    return await asyncio.to_thread(synthesize_wire, text, voice, speed, fmt)
+    return await asyncio.to_thread(synthesize_wire, text, voice, speed, fmt, variant)

@@ -18,10 +18,13 @@ def now_ns() -> int:
 
 @dataclass(frozen=True)
 class Frame:
-    """One message received, stamped the moment it reached the transport boundary."""
+    """One message or media frame received, stamped the moment it reached the transport boundary."""
 
     t_ns: int
     text: str
+    """A text message (a JSON event); empty for a media frame."""
+    audio: bytes = b""
+    """A decoded media frame: PCM16 24 kHz mono (media transports only)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ _CLOSED = Frame(-1, "")
 class Transport(ABC):
     """Subclasses implement `_open`, `_send` and `_close`, and call `_deliver` for every message
     they receive and `_lost` when the connection ends; the queue and stamping live here."""
+
+    media_audio = False
+    """True when audio travels as media (WebRTC), not as events: then `send_audio` takes the
+    input, real-time paced by the transport, and received audio arrives as `Frame.audio`."""
 
     def __init__(self) -> None:
         self._inbox: asyncio.Queue[Frame] = asyncio.Queue()
@@ -75,8 +82,15 @@ class Transport(ABC):
     async def close(self) -> None:
         await self._close()
 
+    async def send_audio(self, pcm24: bytes) -> int:
+        """Hand 20 ms of PCM16 24 kHz mono to the media track; return when it left."""
+        raise NotImplementedError(f"{type(self).__name__} carries audio in events, not media")
+
     def _deliver(self, text: str) -> None:
         self._inbox.put_nowait(Frame(now_ns(), text))
+
+    def _deliver_audio(self, t_ns: int, pcm24: bytes) -> None:
+        self._inbox.put_nowait(Frame(t_ns, "", pcm24))
 
     def _lost(self, reason: str) -> None:
         if self._lost_reason is None:

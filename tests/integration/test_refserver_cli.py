@@ -55,6 +55,18 @@ def test_flags_map_onto_the_config(tmp_path: Path) -> None:
         serve.config_from_args(build_parser().parse_args(["serve", "--replies", str(bad)]))
 
 
+def test_webrtc_fault_flags_map_onto_the_config() -> None:
+    args = build_parser().parse_args([
+        "serve", "--fault-webrtc-status", "500", "--fault-webrtc-no-ice",
+        "--fault-datachannel-close-after-events", "9"])
+    faults = serve.config_from_args(args).faults
+    assert (faults.webrtc_status, faults.webrtc_no_ice, faults.datachannel_close_after_events) == (
+        500, True, 9)
+    defaults = serve.config_from_args(build_parser().parse_args(["serve"])).faults
+    assert (defaults.webrtc_status, defaults.webrtc_no_ice,
+            defaults.datachannel_close_after_events) == (None, False, None)
+
+
 def test_port_in_use_is_a_user_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -28,27 +28,13 @@ FAST = RefServerConfig(pace=0.0)
 """Tests that do not measure pacing let the server burst."""
 
 
-class Client:
-    """A raw WebSocket client that timestamps every server event on arrival."""
+class Events:
+    """Server events in arrival order, each stamped with `time.perf_counter()` on arrival;
+    `None` in the queue means the connection closed. Shared by the WebSocket and WebRTC clients."""
 
-    def __init__(self, ws: websockets.ClientConnection) -> None:
-        self.ws = ws
+    def __init__(self) -> None:
         self.queue: asyncio.Queue[tuple[float, dict[str, Any]] | None] = asyncio.Queue()
         self.seen: list[tuple[float, dict[str, Any]]] = []
-        self._reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                self.queue.put_nowait((time.perf_counter(), json.loads(raw)))
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            self.queue.put_nowait(None)
-
-    async def send(self, **event: Any) -> float:
-        await self.ws.send(json.dumps(event))
-        return time.perf_counter()
 
     async def next(self, timeout: float = 10.0) -> tuple[float, dict[str, Any]]:
         got = await asyncio.wait_for(self.queue.get(), timeout)
@@ -63,6 +49,28 @@ class Client:
         while not out or out[-1]["type"] != kind:
             out.append((await self.next(timeout))[1])
         return out
+
+
+class Client(Events):
+    """A raw WebSocket client that timestamps every server event on arrival."""
+
+    def __init__(self, ws: websockets.ClientConnection) -> None:
+        super().__init__()
+        self.ws = ws
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.queue.put_nowait((time.perf_counter(), json.loads(raw)))
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.queue.put_nowait(None)
+
+    async def send(self, **event: Any) -> float:
+        await self.ws.send(json.dumps(event))
+        return time.perf_counter()
 
     async def append(self, pcm: bytes) -> float:
         return await self.send(type="input_audio_buffer.append",
