@@ -112,7 +112,7 @@ def compare_metric(a: GroupSamples, b: GroupSamples, candidate: str, metric: str
                    alpha: float, directions: dict[str, str] | None = None) -> Row:
     sa, sb = a.metrics.get(metric), b.metrics.get(metric)
     known = METRICS.get(metric)
-    better = known.better if known else (directions or {}).get(metric)
+    better = (directions or {}).get(metric) or (known.better if known else None)
     change = measure_change(sa, sb, stat) if sa and sb else None
     return Row(a.label, b.label, candidate, metric, known.unit if known else "", better,
                _p(sa, "p50"), _p(sa, "p95"), _p(sb, "p50"), _p(sb, "p95"), change,

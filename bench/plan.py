@@ -6,9 +6,12 @@ loop, so every target and transport is measured across the same window of time.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from bench.audio import Clip, read_audio
+from bench.corpus.noise import mix_noise
 from bench.corpus.recorded import read_manifest, recorded_utterance
 from bench.corpus.synthetic import synthetic_utterance
 from bench.corpus.utterance import Utterance
@@ -38,6 +41,8 @@ class Conversation:
     id: str
     voice: str
     turns: tuple[TurnSpec, ...]
+    snr_db: float | None = None
+    """Noise mixed into every audio turn at this SNR; None for clean speech."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +62,14 @@ class CallSpec:
 
 
 def _voices(s: Scenario) -> list[str]:
-    return list(s.corpus.synthetic.voices) if s.corpus.synthetic else []
+    return list(s.corpus.synthetic.voices) if s.corpus and s.corpus.synthetic else []
 
 
 def load_utterances(loaded: LoadedScenario) -> dict[tuple[str, str], Utterance]:
     """(utterance id, voice) → Utterance; recorded clips have the voice `recorded`."""
-    s, out = loaded.scenario, {}
+    s, out = loaded.scenario, dict[tuple[str, str], Utterance]()
+    if s.corpus is None:
+        return out
     if s.corpus.synthetic:
         syn = s.corpus.synthetic
         for sentence in syn.sentences:
@@ -99,10 +106,37 @@ def _conversation_turns(
 def conversations(loaded: LoadedScenario, utts: dict[tuple[str, str], Utterance]) -> list[Conversation]:
     s = loaded.scenario
     if s.turns is not None:
-        voices = _voices(s) or ["recorded"]
+        has_audio = any(t.audio is not None for t in s.turns)
+        voices = _voices(s) or (["recorded"] if has_audio else ["-"])
         return [Conversation("conversation", v, _conversation_turns(loaded, s.turns, v, utts))
                 for v in voices]
     return [Conversation(uid, voice, (TurnSpec(u, None),)) for (uid, voice), u in utts.items()]
+
+
+def _seed(base: int, *parts: object) -> int:
+    return zlib.crc32(repr((base, *parts)).encode())
+
+
+def with_noise(loaded: LoadedScenario, convs: list[Conversation]) -> list[Conversation]:
+    """Every conversation at every SNR of the scenario's `noise:` block (deterministic by seed)."""
+    noise = loaded.scenario.noise
+    if noise is None:
+        return convs
+    clips = [read_audio((loaded.base_dir / p).resolve()) for p in noise.clips]
+    out = []
+    for c in convs:
+        for snr in noise.snr_db:
+            turns = tuple(_noisy(t, clips, snr, _seed(noise.seed, c.id, c.voice, i, snr))
+                          for i, t in enumerate(c.turns))
+            out.append(replace(c, turns=turns, snr_db=snr))
+    return out
+
+
+def _noisy(turn: TurnSpec, clips: list[Clip], snr: float | None, seed: int) -> TurnSpec:
+    u = turn.utterance
+    if u is None or snr is None:
+        return turn
+    return TurnSpec(replace(u, clip=mix_noise(u.clip, clips[seed % len(clips)], snr, seed)), None)
 
 
 def expand(
@@ -111,7 +145,7 @@ def expand(
 ) -> list[CallSpec]:
     """Warm-up calls first (flagged), then repeats × conversations × targets × transports."""
     s = loaded.scenario
-    convs = conversations(loaded, utts)
+    convs = with_noise(loaded, conversations(loaded, utts))
     trans = transports or list(s.transport)
 
     def cells() -> Iterator[tuple[Target, str, Conversation, int, bool]]:

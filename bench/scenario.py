@@ -81,6 +81,38 @@ class Corpus(_Strict):
         return self
 
 
+class Noise(_Strict):
+    """Noise mixed into every audio turn at each SNR (speech level measured on active speech)."""
+
+    clips: list[str] = Field(min_length=1, description="noise WAV/FLAC paths, relative to the scenario")
+    snr_db: list[float | None] = Field(default_factory=lambda: list[float | None]([None]), min_length=1,
+                                       description="SNRs in dB; null = clean speech")
+    seed: int = 0
+
+
+class Quality(_Strict):
+    """Quality scoring, done after the calls so it never disturbs a latency measurement."""
+
+    transcriber: str | None = Field(
+        None, description="backend for whisper_wer/output_wer: openai-compatible, faster-whisper, "
+                          "openai-whisper, pocketsphinx (reported as baseline_wer, never as Whisper)")
+    transcriber_options: dict[str, Any] = Field(default_factory=dict)
+    pesq: Literal["wb", "nb", "both"] = "wb"
+    """Which PESQ to compute when a `compare:` block names a reference target."""
+    dnsmos: bool = False
+    """Non-intrusive DNSMOS of every output (needs the `dnsmos` extra)."""
+    workers: int = Field(1, ge=1, le=64)
+    """Scoring processes."""
+
+
+class Compare(_Strict):
+    """A reference build and candidates (e.g. fp16 vs int8, int4): every candidate's output is
+    scored with PESQ against the reference's output for the same turn."""
+
+    reference: str
+    candidates: list[str] = Field(min_length=1)
+
+
 class Turn(_Strict):
     """One user turn: an utterance from the corpus (by id) or a text message."""
 
@@ -100,7 +132,7 @@ class Scenario(_Strict):
     targets: list[str] = Field(default_factory=lambda: ["reference"], min_length=1)
     transport: list[Transport] = Field(default_factory=lambda: list[Transport](["websocket"]), min_length=1)
     session: SessionSettings = SessionSettings()
-    corpus: Corpus
+    corpus: Corpus | None = Field(None, description="required unless every turn is text")
     turns: list[Turn] | None = Field(
         None, description="one conversation of these turns; default: one call per utterance"
     )
@@ -108,12 +140,33 @@ class Scenario(_Strict):
     warmup: int = Field(0, ge=0, le=1000)
     concurrency: int = Field(1, ge=1, le=1000)
     pace: Literal["realtime", "burst"] = "realtime"
+    noise: Noise | None = None
+    quality: Quality | None = None
+    compare: Compare | None = None
     turn_timeout_s: float = Field(30.0, gt=0, le=3600)
+    connect_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="bounds connecting: WebSocket handshake, or SDP + ICE + DTLS")
 
     @field_validator("transport", "targets", mode="before")
     @classmethod
     def _listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _corpus_when_audio(self) -> Scenario:
+        text_only = self.turns is not None and all(t.audio is None for t in self.turns)
+        if self.corpus is None and not text_only:
+            raise ValueError("`corpus` is required (give synthetic sentences or a recorded manifest)"
+                             " unless every turn is text")
+        return self
+
+    @model_validator(mode="after")
+    def _compare_targets(self) -> Scenario:
+        if self.compare is not None:
+            missing = [t for t in [self.compare.reference, *self.compare.candidates] if t not in self.targets]
+            if missing:
+                raise ValueError(f"compare names {missing} but targets are {self.targets}")
+        return self
 
 
 @dataclass(frozen=True)

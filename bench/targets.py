@@ -65,14 +65,17 @@ class Target:
 
 
 BUILTIN: dict[str, Target] = {
-    REFERENCE: Target(REFERENCE, None, "auto", "ref-realtime", None, "none", "gpt-realtime"),
+    REFERENCE: Target(REFERENCE, None, "auto", "ref-realtime", None, "none", "gpt-realtime", "ref-fp16"),
+    **{v: Target(v, None, "auto", "ref-realtime", None, "none", "gpt-realtime", v)
+       for v in ("ref-fp16", "ref-int8", "ref-int4")},
     "openai": Target("openai", "wss://api.openai.com/v1/realtime", "openai-ga", "gpt-realtime",
                      "OPENAI_API_KEY"),
     "openai-mini": Target("openai-mini", "wss://api.openai.com/v1/realtime", "openai-ga",
                           "gpt-realtime-mini", "OPENAI_API_KEY"),
 }
-"""Targets that need no targets file. The reference target is priced as gpt-realtime so the cost
-pipeline is exercised; its report labels that price as simulated."""
+"""Targets that need no targets file. `reference` and `ref-*` are the built-in reference endpoint
+(`ref-int8`/`ref-int4`: its quantized variants), priced as gpt-realtime so the cost pipeline is
+exercised; reports label that price as simulated."""
 
 
 class _TargetEntry(BaseModel):

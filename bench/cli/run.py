@@ -1,7 +1,8 @@
 """Run a scenario against one or more targets and write a run directory with an HTML report.
 
-With no target the built-in reference endpoint is started on 127.0.0.1 (in a child process, so
-its work never disturbs the measurement) and stopped after. Exit 0 when the run completes, 1 when every measured turn failed, 2 on a user error.
+With no target the built-in reference endpoint is started on 127.0.0.1 (in a child process,
+so its work never disturbs the measurement) and stopped after. Exit 0 when the run completes,
+1 when every measured turn failed, 2 on a user error.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from bench.cli.common import print_summary
 from bench.errors import UnknownNameError
 from bench.machine import harness_info, machine_info
 from bench.plan import CallSpec, expand, load_utterances
+from bench.quality import needs_quality, score_run
 from bench.report.html import write_report
 from bench.results.records import TurnRecord
 from bench.results.store import SUMMARY, RunStore, load_records, new_run_id, write_json
@@ -91,15 +93,17 @@ def matrix_table(calls: list[CallSpec]) -> Table:
 
 @contextlib.contextmanager
 def endpoints(targets: list[Target]) -> Iterator[dict[str, str]]:
-    """Target name → URL, starting the in-process reference endpoint if a target needs it."""
+    """Target name → URL, starting a reference endpoint per variant the built-in targets need."""
     urls = {t.name: t.url for t in targets if t.url}
-    if not any(t.url is None for t in targets):
-        yield urls
-        return
     from bench.refserver.child import ChildRefServer
+    from bench.refserver.config import RefServerConfig
 
-    with ChildRefServer() as url:
-        yield {**urls, **{t.name: url for t in targets if t.url is None}}
+    with contextlib.ExitStack() as stack:
+        local = [t for t in targets if t.url is None]
+        for variant in sorted({t.variant or "ref-fp16" for t in local}):
+            url = stack.enter_context(ChildRefServer(RefServerConfig(variant=variant)))
+            urls.update({t.name: url for t in local if (t.variant or "ref-fp16") == variant})
+        yield urls
 
 
 def _manifest(loaded: LoadedScenario, run_id: str, targets: list[Target], args: argparse.Namespace,
@@ -165,6 +169,9 @@ def _execute(runner: Runner, calls: list[CallSpec], console: Console) -> None:
 
 def _finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: float, console: Console) -> int:
     records = load_records(out)
+    if needs_quality(runner.loaded.scenario):
+        console.print("scoring quality (after the calls, so it disturbs no measurement)…")
+        records = score_run(out, runner.loaded.scenario, records)
     lag = describe(runner.lag.samples_ms)
     harness = {"wall_s": round(wall_s, 3), "loop_lag_ms": {k: lag[k] for k in ("n", "p50", "p99", "max")}}
     summary = summarize(records, {"run_id": manifest["run_id"],

@@ -33,6 +33,7 @@ _ALL = (
     Metric("cost_usd", "USD", "lower", "cost of the response from usage × the price table"),
     Metric("input_wer", "", "lower", "WER of the endpoint's own input transcript vs the reference text"),
     Metric("whisper_wer", "", "lower", "WER of a Whisper transcript of the same input audio (baseline)"),
+    Metric("baseline_wer", "", "lower", "WER of a non-Whisper transcriber (e.g. pocketsphinx) on the input"),
     Metric("output_wer", "", "lower", "WER of a Whisper transcript of the output audio vs its transcript"),
     Metric("pesq_wb", "MOS", "higher", "PESQ MOS-LQO (P.862.2) of output vs the reference build's"),
     Metric("pesq_nb", "MOS", "higher", "PESQ MOS-LQO (P.862.1) of output vs the reference build's"),

@@ -28,13 +28,44 @@ def summarize_group(records: list[TurnRecord]) -> dict[str, Any]:
             metrics[name] = describe(values, errors=failed)
     causes = Counter(r.error.cause for r in measured if r.error)
     first = records[0]
-    return {
+    group = {
         "target": first.target, "transport": first.transport, "variant": first.variant,
         "model": first.model, "turns": len(measured), "failed": failed,
         "warmup_turns": len(records) - len(measured),
         "error_rate": failed / len(measured) if measured else None,
         "errors_by_cause": dict(causes.most_common()), "metrics": metrics,
     }
+    group.update(quality_summary(ok))
+    return group
+
+
+def quality_summary(ok: list[TurnRecord]) -> dict[str, Any]:
+    """Pooled WER (total edits ÷ total reference words) per WER metric, the backend behind every
+    quality metric, and the metrics per SNR when noise was mixed in."""
+    pooled: dict[str, float | None] = {}
+    backends: dict[str, str] = {}
+    for r in ok:
+        backends.update(r.quality.get("backends", {}))
+    for name in sorted({n for r in ok for n in r.quality.get("wer", {})}):
+        rows = [r.quality["wer"][name] for r in ok if name in r.quality.get("wer", {})]
+        words = sum(int(w["reference_words"]) for w in rows)
+        edits = sum(int(w["substitutions"]) + int(w["deletions"]) + int(w["insertions"]) for w in rows)
+        pooled[name] = edits / words if words else None
+    out: dict[str, Any] = {"pooled_wer": pooled, "backends": backends} if pooled or backends else {}
+    snrs = sorted({r.snr_db for r in ok}, key=lambda s: (s is not None, -(s or 0)))
+    if len(snrs) > 1 or snrs[:1] not in ([], [None]):
+        out["by_snr"] = [{"snr_db": s, "metrics": _by_metric([r for r in ok if r.snr_db == s])}
+                         for s in snrs]
+    return out
+
+
+def _by_metric(records: list[TurnRecord]) -> dict[str, Any]:
+    out = {}
+    for name in METRICS:
+        values = [v for r in records if (v := r.metrics.get(name)) is not None]
+        if values:
+            out[name] = describe(values)
+    return out
 
 
 def summarize(records: list[TurnRecord], run: dict[str, Any]) -> dict[str, Any]:

@@ -32,10 +32,11 @@ def test_single_group_runs_are_compared_whatever_their_names(tmp_path: Path) -> 
     assert "vs provider-b/websocket/ref-realtime" in render_markdown(c)
 
 
-def test_directions_for_unregistered_metrics() -> None:
+def test_directions_come_from_the_registry_or_the_policy() -> None:
     runs = [RUNS / "base", RUNS / "int4"]
-    assert compare_runs(runs, ["pesq_wb"]).rows[0].verdict == "changed"
-    assert compare_runs(runs, ["pesq_wb"], directions={"pesq_wb": "higher"}).rows[0].verdict == "worse"
+    assert compare_runs(runs, ["pesq_wb"]).rows[0].verdict == "worse"  # registry: higher is better
+    # a policy's direction wins over the registry's (and names metrics the registry lacks)
+    assert compare_runs(runs, ["pesq_wb"], directions={"pesq_wb": "lower"}).rows[0].verdict == "better"
 
 
 def test_plain_data_is_json_ready() -> None:
