@@ -139,7 +139,8 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "no/such.yaml"], "no/such.yaml: no such scenario file"),
-    (["run", "--target", "nowhere"], "unknown target 'nowhere'; valid: openai, openai-mini, ref-fp16, ref-int4, ref-int8, reference"),
+    (["run", "--target", "nowhere"],
+     "unknown target 'nowhere'; valid: openai, openai-mini, ref-fp16, ref-int4, ref-int8, reference"),
     (["run", "--target", "openai"], "set the environment variable OPENAI_API_KEY"),
     (["report", "no/such/run"], "no such run directory"),
 ])

@@ -25,7 +25,8 @@ def test_targets_file_and_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyP
     ep = endpoint_for(t, t.url or "", {})
     assert ep.headers == {"api-key": "secret-123"} and ep.url.endswith("?model=gpt-realtime")
     assert "secret-123" not in json.dumps(t.public())
-    with pytest.raises(UnknownNameError, match="valid: azure, openai, openai-mini, ref-fp16, ref-int4, ref-int8, reference"):
+    valid = "valid: azure, openai, openai-mini, ref-fp16, ref-int4, ref-int8, reference"
+    with pytest.raises(UnknownNameError, match=valid):
         book.resolve("azur")
 
 
