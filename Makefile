@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bench tests benchmarks
+	$(BIN)/ruff check --no-cache bench tests benchmarks
 	$(BIN)/mypy
 
 bench: $(STAMP)

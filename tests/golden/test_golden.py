@@ -15,6 +15,7 @@ from types import ModuleType
 import pytest
 
 from bench.cli import compare, gate
+from bench.gate_policy import load_policy
 
 HERE = Path(__file__).resolve().parent
 RUNS, EXPECTED = HERE / "runs", HERE / "expected"
@@ -62,7 +63,9 @@ def test_gate(tmp_path: Path, candidate: str, code: int, fmt: str) -> None:
     if fmt == "junit":
         root = ET.parse(out).getroot()
         cases = root.findall("./testsuite/testcase")
-        assert len(cases) == int(root.get("tests", "-1")) == 8
+        policy = load_policy(POLICY)
+        rules = len(policy.rules) + (policy.error_rate is not None)  # one testcase per rule
+        assert len(cases) == int(root.get("tests", "-1")) == rules
         assert len(root.findall(".//failure")) == int(root.get("failures", "-1"))
         assert len(root.findall(".//error")) == int(root.get("errors", "-1"))
         if code == 1:

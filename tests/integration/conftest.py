@@ -8,9 +8,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from bench.refserver.server import ThreadedRefServer
 
 from bench.refserver.config import RefServerConfig
+from bench.refserver.server import ThreadedRefServer
 
 SCENARIO = """\
 name: itest
