@@ -16,11 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bench.errors import ScenarioError
 from bench.metrics.registry import METRICS
-from bench.yamlfile import line_of, load_yaml
+from bench.yamlfile import load_yaml, validate
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[1] / "ci" / "gate.yaml"
 """The policy `rtbench gate` uses without --policy (in a checkout)."""
@@ -85,10 +85,6 @@ class Policy(_Strict):
     error_rate: ErrorRateRule | None = None
 
 
-def _field(loc: tuple[str | int, ...]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
 def load_policy(path: str | Path) -> Policy:
     """Read and validate a policy; a ScenarioError (a UserError) names file:line and field."""
     p = Path(path)
@@ -97,11 +93,4 @@ def load_policy(path: str | Path) -> Policy:
     data, lines = load_yaml(p)
     if not isinstance(data, dict):
         raise ScenarioError(str(p), 1, "", "a policy is a YAML mapping (alpha:, rules:, ...)")
-    try:
-        return Policy.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(x for x in err["loc"] if isinstance(x, (str, int)))
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ScenarioError(str(p), line_of(lines, loc), _field(loc), msg + more) from None
+    return validate(Policy, data, lines, str(p))

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bench.errors import ScenarioError
-from bench.yamlfile import line_of, load_yaml
+from bench.yamlfile import load_yaml, validate
 
 Transport = Literal["websocket", "webrtc"]
 AudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
@@ -188,10 +188,6 @@ class LoadedScenario:
         return self.path.parent
 
 
-def _field(loc: tuple[str | int, ...]) -> str:
-    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p[:1].isupper()))
-
-
 def load_scenario(path: str | Path) -> LoadedScenario:
     """Read and validate a scenario file; raise ScenarioError naming file:line and field."""
     p = Path(path)
@@ -201,11 +197,4 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     data, lines = load_yaml(p, text)
     if not isinstance(data, dict):
         raise ScenarioError(str(p), 1, "", "a scenario is a YAML mapping (name:, corpus:, ...)")
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(x for x in err["loc"] if isinstance(x, (str, int)))
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ScenarioError(str(p), line_of(lines, loc), _field(loc), err["msg"] + more) from None
-    return LoadedScenario(scenario, p, text)
+    return LoadedScenario(validate(Scenario, data, lines, str(p)), p, text)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from bench.errors import MissingApiKeyError, ScenarioError, UnknownNameError
-from bench.yamlfile import line_of, load_yaml
+from bench.yamlfile import load_yaml, validate
 
 Dialect = Literal["auto", "openai-ga", "openai-beta"]
 Auth = Literal["bearer", "api-key", "subprotocol", "none"]
@@ -97,13 +97,7 @@ def load_targets_file(path: str | Path) -> dict[str, Target]:
         raise ScenarioError(str(path), 1, "targets", "expected a mapping `targets: {name: {...}}`")
     out: dict[str, Target] = {}
     for name, raw in entries.items():
-        try:
-            e = _TargetEntry.model_validate(raw)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ("targets", name, *(x for x in err["loc"] if isinstance(x, (str, int))))
-            raise ScenarioError(str(path), line_of(lines, loc), ".".join(map(str, loc)),
-                                err["msg"]) from None
+        e = validate(_TargetEntry, raw, lines, str(path), ("targets", name))
         _check_url(e.url, f"{path}: targets.{name}.url")
         out[str(name)] = Target(str(name), **e.model_dump())
     return out

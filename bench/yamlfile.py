@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from bench.errors import ScenarioError
 
 Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 
 def _build(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
@@ -52,3 +54,21 @@ def line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
         if loc[:n] in lines:
             return lines[loc[:n]]
     return None
+
+
+def field_name(loc: Loc) -> str:
+    """`session.turn_detection.threshold` from a pydantic error location (union tags left out)."""
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p[:1].isupper()))
+
+
+def validate(model: type[M], data: Any, lines: dict[Loc, int], path: str, prefix: Loc = ()) -> M:
+    """`model` from YAML data; the first validation error becomes a ScenarioError naming the
+    file, the line and the field. `prefix` is where `data` sits in the file."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = (*prefix, *(x for x in err["loc"] if isinstance(x, (str, int))))
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ScenarioError(path, line_of(lines, loc), field_name(loc), msg + more) from None
