@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -28,9 +29,10 @@ def measure(delay_ms: float, repeats: int, transport: str, out: Path) -> dict[st
     with ExitStack() as stack:
         base = stack.enter_context(ChildRefServer(RefServerConfig(first_delay_ms=0.0)))
         slow = stack.enter_context(ChildRefServer(RefServerConfig(first_delay_ms=delay_ms)))
+        os.environ.setdefault("RTBENCH_BENCH_KEY", "sk-local-benchmark")  # URL targets send a key
         code = rtbench(["run", str(HERE / "ttfb_accuracy.yaml"), "--target", base, "--target", slow,
                         "--transport", transport, "--repeats", str(repeats), "--out", str(out),
-                        "--no-audio"])
+                        "--no-audio", "--api-key-env", "RTBENCH_BENCH_KEY"])
         if code != 0:
             raise SystemExit(f"run failed with exit code {code}")
     summary = json.loads((out / "summary.json").read_text())

@@ -18,6 +18,7 @@ from rich.text import Text
 from bench.compare import Comparison, Row, compare_runs, comparison_data
 from bench.formats import Formats, Rendered, dump_json, emit, num, pct, pvalue, signed
 from bench.gate_policy import DEFAULT_POLICY, load_policy
+from bench.report.compare_html import write_compare
 from bench.significance import STATS
 
 NAME = "compare"
@@ -40,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the registry does not know (default: ci/gate.yaml, when present)")
     parser.add_argument("--format", "-f", default="table", choices=FORMATS.names, help="output format")
     parser.add_argument("--out", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout")
+    parser.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write the comparison as a self-contained HTML page to FILE")
 
 
 def _arrow(r: Row) -> str:
@@ -119,4 +122,6 @@ def directions(policy: Path) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     comparison = compare_runs(args.runs, args.metric, args.stat, args.alpha, directions(args.policy))
     emit(FORMATS.get(args.format)(comparison), args.out)
+    if args.html is not None:
+        write_compare(comparison_data(comparison), args.html)
     return 0

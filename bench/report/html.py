@@ -1,67 +1,134 @@
-"""report.html: one self-contained file. Every value from an endpoint is HTML-escaped by Jinja2's
-autoescape; only SVG the harness drew itself is inserted as markup."""
+"""report.html: one self-contained file (inline CSS, inline SVG, a few lines of inline JS to sort
+tables, audio as `data:` URIs): it opens offline and fetches nothing. Every value from an
+endpoint is HTML-escaped by Jinja2's autoescape; only SVG the harness drew itself is inserted
+as markup."""
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from bench.metrics.registry import METRICS
-from bench.report.plots import cdf, latency_distribution
+from bench.report import plots
+from bench.report.clips import SECONDS, turn_clips
+from bench.report.data import Group, SnrKey, collect, registry_order
+from bench.report.headline import headline
+from bench.report.page import environment
+from bench.report.tables import (
+    error_rows,
+    flat,
+    setup_row,
+    snr_label,
+    snr_levels,
+    snr_p50,
+    snr_rows,
+    throughput_row,
+    turn_rows,
+    wer_columns,
+)
+from bench.report.transport import MOST, TransportPair, transport_pairs
+from bench.report.waterfall import Highlight, highlights, phases
 from bench.results.records import TurnRecord
 from bench.results.store import REPORT
+from bench.results.summary import GroupKey
 
-PLOTTED = ("v2v_ms", "ttfb_ms", "ttft_ms", "e2e_ms")
+PLOTTED = ("v2v_ms", "ttft_ms", "ttfb_ms", "e2e_ms")
 TURN_ROWS = 300
 """The per-turn table shows at most this many turns (all are in calls.jsonl)."""
+WATERFALLS = 8
+"""Turns shown as waterfalls at most (typical and slowest of the first groups)."""
+AUDIO_TURNS = 4
+"""Of those, turns whose audio is embedded (input and output, a few seconds each)."""
 
 
-def _env() -> Environment:
-    env = Environment(loader=PackageLoader("bench.report", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = _num
-    return env
+def _svg(text: str | None) -> Markup | None:
+    """SVG drawn by `bench.report.plots` (never data from an endpoint) as markup."""
+    return Markup(text) if text else None
 
 
-def _num(v: Any, unit: str = "") -> str:
-    if v is None:
-        return "—"
-    if unit == "USD":
-        return f"${v:.5f}"
-    if isinstance(v, float):
-        return f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
-
-
-def _series(records: list[TurnRecord], metric: str) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = defaultdict(list)
-    for r in records:
-        v = r.metrics.get(metric)
-        if r.ok and not r.warmup and v is not None:
-            out[f"{r.target} · {r.transport} · {r.variant}"].append(v)
+def latency_figures(groups: Sequence[Group]) -> list[dict[str, Any]]:
+    out = []
+    for metric in PLOTTED:
+        series = [plots.Series(g.label, g.colour, g.values(metric)) for g in groups]
+        svg = plots.distribution(series, f"{metric} (ms)")
+        if svg:
+            out.append({"metric": metric, "label": METRICS[metric].label, "svg": _svg(svg)})
     return out
 
 
-def render(manifest: dict[str, Any], summary: dict[str, Any], records: list[TurnRecord]) -> str:
-    plots = []
-    for metric in PLOTTED:
-        svg = latency_distribution(_series(records, metric), metric)
-        if svg:
-            plots.append((metric, METRICS[metric].label, Markup(svg)))
-    v2v_cdf = cdf(_series(records, "v2v_ms"), "v2v_ms")
-    return _env().get_template("report.html.j2").render(
-        manifest=manifest, summary=summary, metrics=METRICS, plots=plots,
-        cdf=Markup(v2v_cdf) if v2v_cdf else None, turns=records[:TURN_ROWS],
-        total_turns=len(records), targets_json=json.dumps(manifest.get("targets", []), indent=2))
+Item = dict[str, Any]
+
+
+def waterfall_items(run_dir: Path | None, picked: Sequence[Highlight]) -> list[tuple[Group, list[Item]]]:
+    """Per group (in order), its picked turns with their waterfall and, for the first
+    `AUDIO_TURNS` turns, their audio."""
+    out: dict[GroupKey, tuple[Group, list[Item]]] = {}
+    for k, h in enumerate(picked):
+        items = phases(h.record.marks, h.record.mode)
+        clips = turn_clips(run_dir, h.record) if run_dir is not None and k < AUDIO_TURNS else {}
+        item = {"h": h, "phases": items, "svg": _svg(plots.waterfall(items)), "clips": clips}
+        out.setdefault(h.group.key, (h.group, []))[1].append(item)
+    return list(out.values())
+
+
+def snr_section(groups: Sequence[Group]) -> Item | None:
+    """v2v p50 and pooled WER (up to three WER metrics) at each input SNR; None without noise."""
+    levels = snr_levels(groups)
+    if not levels:
+        return None
+
+    def lines(fn: Callable[[Group, SnrKey], float | None]) -> list[plots.Line]:
+        return [plots.Line(g.label, g.colour, [fn(g, s) for s in levels]) for g in groups]
+
+    panels = [("v2v p50 (ms)", lines(lambda g, s: snr_p50(g, "v2v_ms", s)))]
+    for name in sorted({n for g in groups for n in g.wer}, key=registry_order)[:3]:
+        panels.append((f"{name} pooled (%)", lines(_wer_at(name))))
+    svg = plots.by_snr([snr_label(s) for s in levels], panels)
+    return {"svg": _svg(svg), "rows": snr_rows(groups, levels), "wer": wer_columns(groups)}
+
+
+def _wer_at(metric: str) -> Callable[[Group, SnrKey], float | None]:
+    """Pooled WER in percent at an SNR."""
+    def at(g: Group, snr: SnrKey) -> float | None:
+        wer = g.pooled_wer_at(metric, snr)
+        return None if wer is None else 100 * wer
+
+    return at
+
+
+def transport_section(groups: Sequence[Group]) -> list[Item]:
+    return [{"pair": pair, "svg": _svg(_transport_plot(pair))} for pair in transport_pairs(groups)]
+
+
+def _transport_plot(pair: TransportPair) -> str | None:
+    rows = [(d.metric, d.change.diff, d.change.diff_ci.low, d.change.diff_ci.high, pair.b.colour)
+            for d in pair.latency]
+    return plots.intervals(rows, f"Δ p50, {pair.b.key[1]} − {pair.a.key[1]} (ms)")
+
+
+def render(manifest: dict[str, Any], summary: dict[str, Any], records: list[TurnRecord],
+           run_dir: Path | None = None) -> str:
+    """The page; `run_dir` (where the audio files are) is needed for the audio samples only."""
+    groups = collect(records)
+    picked = highlights(groups, records, WATERFALLS)
+    return environment().get_template("report.html.j2").render(
+        manifest=manifest, scenario=manifest.get("scenario") or {}, harness=manifest.get("harness") or {},
+        summary=summary, groups=groups, headline=headline(groups),
+        latency=latency_figures(groups), waterfalls=waterfall_items(run_dir, picked),
+        throughput=[throughput_row(g) for g in groups], snr=snr_section(groups),
+        transports=transport_section(groups), errors=error_rows(groups),
+        turns=turn_rows(records, TURN_ROWS), total_turns=len(records),
+        setup=[setup_row(g) for g in groups],
+        run_info=flat({"machine": manifest.get("machine", {}), "options": manifest.get("options", {})}),
+        targets=manifest.get("targets", []), metrics=METRICS, clip_seconds=SECONDS,
+        transport_most=MOST)
 
 
 def write_report(run_dir: Path, manifest: dict[str, Any], summary: dict[str, Any],
                  records: list[TurnRecord]) -> Path:
     path = run_dir / REPORT
-    path.write_text(render(manifest, summary, records), encoding="utf-8")
+    path.write_text(render(manifest, summary, records, run_dir), encoding="utf-8")
     return path
