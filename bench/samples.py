@@ -94,7 +94,7 @@ def load_run(run_dir: Path) -> RunSamples:
         raise UserError(f"{run_dir}: no such run directory")
     manifest = read_json(run_dir / MANIFEST) if (run_dir / MANIFEST).is_file() else {}
     by_key: dict[GroupKey, list[TurnRecord]] = defaultdict(list)
-    for r in load_records(run_dir):
+    for r in load_records(run_dir, chunks=False):
         by_key[group_key(r)].append(r)
     scenario = manifest.get("scenario")
     return RunSamples(

@@ -24,7 +24,7 @@ def rebuild(run_dir: Path) -> Path:
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run directory")
     manifest = read_json(run_dir / MANIFEST)
-    records = load_records(run_dir)
+    records = load_records(run_dir, chunks=False)
     old = read_json(run_dir / SUMMARY) if (run_dir / SUMMARY).is_file() else {}
     run = {"run_id": manifest.get("run_id"), "scenario": manifest.get("scenario", {}).get("name"),
            "harness": old.get("harness", {})}

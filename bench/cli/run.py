@@ -168,8 +168,9 @@ def _execute(runner: Runner, calls: list[CallSpec], console: Console) -> None:
 
 
 def _finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: float, console: Console) -> int:
-    records = load_records(out)
-    if needs_quality(runner.loaded.scenario):
+    scoring = needs_quality(runner.loaded.scenario)
+    records = load_records(out, chunks=scoring)  # scoring rewrites calls.jsonl: keep everything
+    if scoring:
         console.print("scoring quality (after the calls, so it disturbs no measurement)…")
         records = score_run(out, runner.loaded.scenario, records)
     lag = describe(runner.lag.samples_ms)

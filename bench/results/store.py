@@ -71,22 +71,30 @@ class RunStore:
         self._calls.close()
 
 
-def load_records(run_dir: Path) -> list[TurnRecord]:
-    """Every turn record of a run, skipping a torn last line (a crash mid-write)."""
+def load_records(run_dir: Path, chunks: bool = True) -> list[TurnRecord]:
+    """Every turn record of a run, read line by line, skipping a torn last line (a crash
+    mid-write). `chunks=False` leaves out each record's output_chunks (the per-chunk arrival
+    times, which only the playout needs), for summaries and reports of large runs."""
     path = run_dir / CALLS
     if not path.is_file():
         raise UserError(f"{path}: not found (is {run_dir} a run directory?)")
-    out = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(TurnRecord.from_json(json.loads(line)))
-        except json.JSONDecodeError:
-            if n == len(lines):
-                break
-            raise UserError(f"{path}:{n}: not valid JSON") from None
-        except TypeError as exc:
-            raise UserError(f"{path}:{n}: not a turn record: {exc}") from None
+    out: list[TurnRecord] = []
+    torn: int | None = None
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if torn is not None:
+                raise UserError(f"{path}:{torn}: not valid JSON")
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                torn = n  # fine if it is the last line
+                continue
+            if not chunks:
+                data.pop("output_chunks", None)
+            try:
+                out.append(TurnRecord.from_json(data))
+            except TypeError as exc:
+                raise UserError(f"{path}:{n}: not a turn record: {exc}") from None
     return out

@@ -62,3 +62,19 @@ def test_bootstrap_ci_is_deterministic_and_narrows_with_n() -> None:
     assert (b_hi - b_lo) < (s_hi - s_lo) / 3
     assert b_lo < 100 < b_hi
     assert bootstrap_ci([1.0], 50) is None
+
+
+def test_large_samples_use_an_order_statistic_ci_that_agrees_with_the_bootstrap() -> None:
+    from bench.stats import BOOTSTRAP_MAX_N, order_statistic_ci
+
+    rng = np.random.default_rng(5)
+    x = rng.lognormal(6, 0.3, BOOTSTRAP_MAX_N)
+    for q in (50, 95):
+        boot, exact = bootstrap_ci(x, q), order_statistic_ci(x, q)
+        assert boot is not None and exact is not None
+        width = boot[1] - boot[0]
+        assert abs(boot[0] - exact[0]) < 0.25 * width and abs(boot[1] - exact[1]) < 0.25 * width
+    # and it covers the true median about 95% of the time
+    hits = sum(lo <= np.exp(6) <= hi for lo, hi in
+               (order_statistic_ci(rng.lognormal(6, 0.3, 3000), 50) or (0, 0) for _ in range(200)))
+    assert 180 <= hits <= 200
