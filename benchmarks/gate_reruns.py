@@ -85,6 +85,7 @@ def main() -> int:
     p.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     p.add_argument("--repeats", type=int, default=10, help="x 3 sentences = turns per run")
     p.add_argument("--resamples", type=int, default=200)
+    p.add_argument("--only", choices=["latency", "quality"], help="measure one half only")
     args = p.parse_args()
     import os
 
@@ -92,8 +93,11 @@ def main() -> int:
     policy = load_policy(args.policy)
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
-        result = {"policy": str(args.policy), "quality": quality(tmp, policy),
-                  "latency": latency(tmp, policy, args.repeats, args.resamples)}
+        result: dict[str, Any] = {"policy": str(args.policy)}
+        if args.only != "latency":
+            result["quality"] = quality(tmp, policy)
+        if args.only != "quality":
+            result["latency"] = latency(tmp, policy, args.repeats, args.resamples)
     print(json.dumps(result, indent=2))
     return 0
 
