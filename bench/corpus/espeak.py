@@ -1,8 +1,9 @@
 """espeak-ng text-to-speech through the library the `espeakng-loader` wheel bundles.
 
 No system package is needed: the wheel ships `libespeak-ng.so` and its voice data. The library
-is not re-entrant, so every call holds one process-wide lock; a call takes a few milliseconds
-per second of speech, and callers on an event loop run it in a worker thread.
+is not re-entrant, so every call holds one process-wide lock, and the library is initialised
+once, under that lock (two threads initialising it at once corrupted the heap); a call takes a
+few milliseconds per second of speech, and callers on an event loop run it in a worker thread.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class _Engine:
         ))
         if self.rate <= 0:
             raise UserError(f"espeak-ng failed to initialise with data at {self.data_path}")
-        self.lock = threading.Lock()
         self._buffers: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # keep a reference: C holds the pointer
         self.lib.espeak_SetSynthCallback(self._callback)
@@ -65,7 +65,7 @@ class _Engine:
         data = text.encode("utf-8")
         base, plus, variant = voice.partition("+")
         name = ALIASES.get(base.lower(), base) + plus + variant
-        with self.lock:
+        with _LOCK:
             if self.lib.espeak_SetVoiceByName(name.encode()) != 0:
                 raise UnknownNameError(
                     "espeak voice", voice, [*list_voices(), "(each may take +VARIANT: "
@@ -80,9 +80,17 @@ class _Engine:
         return Clip(pcm.astype(np.int16), self.rate)
 
 
-@cache
+_LOCK = threading.RLock()
+"""Guards the library: its initialisation and every synthesis."""
+_ENGINE: _Engine | None = None
+
+
 def _engine() -> _Engine:
-    return _Engine()
+    global _ENGINE
+    with _LOCK:
+        if _ENGINE is None:
+            _ENGINE = _Engine()
+        return _ENGINE
 
 
 def synthesize(

@@ -45,13 +45,12 @@ class _DecoderPool:
 
     def acquire(self) -> Any:
         """Blocking: an idle decoder, or a new one."""
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
         from pocketsphinx import Decoder
 
-        decoder = Decoder(**_DECODER_OPTIONS)
-        with self._lock:
+        with self._lock:  # one decoder constructed at a time: native code, shared globals
+            if self._idle:
+                return self._idle.pop()
+            decoder = Decoder(**_DECODER_OPTIONS)
             self.initial_cmn = self.initial_cmn or str(decoder.get_cmn(False))
         return decoder
 
