@@ -24,7 +24,7 @@ from bench.targets import Target
 from bench.timeline import Timeline
 from bench.transports.base import Endpoint, Transport, now_ns
 from bench.transports.websocket import WebSocketTransport
-from bench.usage import Usage, cost_usd
+from bench.usage import cost_usd
 
 
 def _webrtc(url: str, connect_timeout_s: float) -> Transport:
@@ -234,16 +234,3 @@ class Runner:
             paths["output"] = self.store.save_audio(f"{name}-out", out)
         return paths
 
-
-def iter_targets(calls: list[CallSpec]) -> Iterator[Target]:
-    seen: dict[str, Target] = {}
-    for c in calls:
-        seen.setdefault(c.target.name, c.target)
-    yield from seen.values()
-
-
-def with_usage(u: dict[str, int] | None) -> Usage | None:
-    return Usage.from_dict(u) if u else None
-
-
-__all__ = ["RunOptions", "Runner", "endpoint_for", "iter_targets", "make_transport", "replace"]
