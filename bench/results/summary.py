@@ -21,11 +21,7 @@ def summarize_group(records: list[TurnRecord]) -> dict[str, Any]:
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.ok]
     failed = len(measured) - len(ok)
-    metrics = {}
-    for name in METRICS:
-        values = [v for r in ok if (v := r.metrics.get(name)) is not None]
-        if values or failed:
-            metrics[name] = describe(values, errors=failed)
+    metrics = describe_metrics(ok, errors=failed)
     causes = Counter(r.error.cause for r in measured if r.error)
     first = records[0]
     group = {
@@ -54,17 +50,19 @@ def quality_summary(ok: list[TurnRecord]) -> dict[str, Any]:
     out: dict[str, Any] = {"pooled_wer": pooled, "backends": backends} if pooled or backends else {}
     snrs = sorted({r.snr_db for r in ok}, key=lambda s: (s is not None, -(s or 0)))
     if len(snrs) > 1 or snrs[:1] not in ([], [None]):
-        out["by_snr"] = [{"snr_db": s, "metrics": _by_metric([r for r in ok if r.snr_db == s])}
+        out["by_snr"] = [{"snr_db": s, "metrics": describe_metrics([r for r in ok if r.snr_db == s])}
                          for s in snrs]
     return out
 
 
-def _by_metric(records: list[TurnRecord]) -> dict[str, Any]:
+def describe_metrics(ok: list[TurnRecord], errors: int = 0) -> dict[str, Any]:
+    """Aggregates of every registered metric over successful turns; a metric with no value is
+    still listed when turns failed, so its error count shows."""
     out = {}
     for name in METRICS:
-        values = [v for r in records if (v := r.metrics.get(name)) is not None]
-        if values:
-            out[name] = describe(values)
+        values = [v for r in ok if (v := r.metrics.get(name)) is not None]
+        if values or errors:
+            out[name] = describe(values, errors=errors)
     return out
 
 
