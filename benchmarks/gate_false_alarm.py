@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.gate import Verdict, judge_group
-from bench.gate_policy import DEFAULT_POLICY, Policy, load_policy
-from bench.samples import GroupSamples, load_run
-from bench.significance import Sample
+from bench.analysis.gate import Verdict, judge_group
+from bench.analysis.groups import GroupSamples, load_run
+from bench.analysis.policy import DEFAULT_POLICY, Policy, load_policy
+from bench.analysis.significance import Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "golden" / "runs"

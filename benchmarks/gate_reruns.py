@@ -21,12 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.gate import Verdict, judge_group
+from bench.analysis.groups import GroupSamples, load_run
+from bench.analysis.policy import DEFAULT_POLICY, Policy, load_policy
 from bench.cli.main import main as rtbench
-from bench.gate import Verdict, judge_group
-from bench.gate_policy import DEFAULT_POLICY, Policy, load_policy
 from bench.refserver.child import ChildRefServer
 from bench.refserver.config import RefServerConfig
-from bench.samples import GroupSamples, load_run
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

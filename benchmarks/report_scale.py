@@ -125,7 +125,7 @@ import json, resource, sys, time
 from pathlib import Path
 from bench.report.html import write_report
 from bench.results.store import MANIFEST, load_records, read_json
-from bench.results.summary import summarize
+from bench.analysis.summary import summarize
 run = Path(sys.argv[1]); out = {}
 def mark(name, t0):
     out[name + "_s"] = round(time.perf_counter() - t0, 3)

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.audio import Clip, read_audio
+from bench.common.audio import Clip, read_audio
 from bench.corpus.noise import mix_noise
 from bench.metrics.scoring import dnsmos_job, pesq_job, pocketsphinx_wer_job, score_off_loop, scoring_pool
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from bench.compare import Comparison, Row, compare_runs, comparison_data
-from bench.formats import Formats, Rendered, dump_json, emit, num, pct, pvalue, signed
-from bench.gate_policy import DEFAULT_POLICY, load_policy
+from bench.analysis.compare import Comparison, Row, compare_runs, comparison_data
+from bench.analysis.policy import DEFAULT_POLICY, load_policy
+from bench.analysis.significance import STATS
+from bench.common.formats import Formats, Rendered, dump_json, emit, num, pct, pvalue, signed
 from bench.report.compare_html import write_compare
-from bench.significance import STATS
 
 NAME = "compare"
 HELP = "compare runs: baseline vs the others, metric by metric, with significance"

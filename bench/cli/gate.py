@@ -15,9 +15,9 @@ from pathlib import Path
 from rich.table import Table
 from rich.text import Text
 
-from bench.formats import Formats, Rendered, dump_json, emit, num, pvalue, signed
-from bench.gate import GateResult, RuleResult, Verdict, gate_data, gate_runs
-from bench.gate_policy import DEFAULT_POLICY, load_policy
+from bench.analysis.gate import GateResult, RuleResult, Verdict, gate_data, gate_runs
+from bench.analysis.policy import DEFAULT_POLICY, load_policy
+from bench.common.formats import Formats, Rendered, dump_json, emit, num, pvalue, signed
 
 NAME = "gate"
 HELP = "pass/fail a candidate run against a baseline run (exit 0 pass, 1 regression, 2 undecidable)"

@@ -6,7 +6,7 @@
     rtbench history plot --metric v2v_ms [--stat p50] [--out trends.html]
 
 Change points in the trend plots are found by binary segmentation on the median
-(bench/changepoint.py). The database defaults to reports/history.sqlite (--db PATH).
+(bench/analysis/changepoint.py). The database defaults to reports/history.sqlite (--db PATH).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.errors import UserError
-from bench.history import DEFAULT_DB, STATS, VERDICTS, add_run, last_good, list_runs, open_db, series
+from bench.analysis.history import DEFAULT_DB, STATS, VERDICTS, add_run, last_good, list_runs, open_db, series
+from bench.common.errors import UserError
 
 NAME = "history"
 HELP = "store runs in a history database; list them; plot trends with change points"
@@ -77,7 +77,7 @@ def _last_good(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from bench.history_plot import trends_html
+    from bench.report.history_plot import trends_html
 
     with open_db(args.db) as conn:
         data = series(conn, args.metric, args.stat, args.scenario, args.target)

@@ -9,7 +9,7 @@ from types import ModuleType
 
 from bench import __version__
 from bench.cli import compare, corpus, gate, history, report, run, serve
-from bench.errors import UserError
+from bench.common.errors import UserError
 
 COMMANDS: tuple[ModuleType, ...] = (run, serve, report, compare, gate, history, corpus)
 """The subcommands, in the order `--help` lists them."""

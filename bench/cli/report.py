@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.analysis.summary import summarize
 from bench.cli.common import print_summary
-from bench.errors import UserError
+from bench.common.errors import UserError
 from bench.report.html import write_report
 from bench.results.store import MANIFEST, SUMMARY, load_records, read_json, write_json
-from bench.results.summary import summarize
 
 NAME = "report"
 HELP = "rebuild a run's summary and HTML report from its stored records"

@@ -21,19 +21,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.analysis.stats import describe
+from bench.analysis.summary import summarize
 from bench.cli.common import print_summary
-from bench.errors import UnknownNameError
-from bench.machine import harness_info, machine_info
-from bench.plan import CallSpec, expand, load_utterances
-from bench.quality import needs_quality, score_run
+from bench.common.errors import UnknownNameError
+from bench.measure.runner import TRANSPORTS, Runner, RunOptions
+from bench.metrics.quality import needs_quality, score_run
+from bench.plan.matrix import CallSpec, expand, load_utterances
+from bench.plan.scenario import LoadedScenario, load_scenario
+from bench.plan.targets import REFERENCE, Target, TargetBook
 from bench.report.html import write_report
+from bench.results.machine import harness_info, machine_info
 from bench.results.records import TurnRecord
 from bench.results.store import SUMMARY, RunStore, load_records, new_run_id, write_json
-from bench.results.summary import summarize
-from bench.runner import TRANSPORTS, Runner, RunOptions
-from bench.scenario import LoadedScenario, load_scenario
-from bench.stats import describe
-from bench.targets import REFERENCE, Target, TargetBook
 
 NAME = "run"
 HELP = "run a scenario and write a report"

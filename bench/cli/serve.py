@@ -14,7 +14,7 @@ import contextlib
 import signal
 import sys
 
-from bench.errors import UserError
+from bench.common.errors import UserError
 from bench.refserver import Faults, RefServer, RefServerConfig
 from bench.refserver.config import load_reply_rules
 from bench.refserver.variants import VARIANTS

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.audio import Clip, read_audio
+from bench.common.audio import Clip, read_audio
+from bench.common.errors import AudioError, ScenarioError
 from bench.corpus.fetch import file_sha256
 from bench.corpus.recorded import clip_path, manifest_lines, row_problems, speech_span, with_defaults
-from bench.errors import AudioError, ScenarioError
 
 MIN_SECONDS = 0.3
 """Shorter clips are a problem (too short for a turn)."""

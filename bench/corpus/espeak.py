@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.audio import Clip
-from bench.errors import UnknownNameError, UserError
+from bench.common.audio import Clip
+from bench.common.errors import UnknownNameError, UserError
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 0x02
 _POS_CHARACTER = 1

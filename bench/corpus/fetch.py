@@ -14,8 +14,8 @@ import urllib.request
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+from bench.common.errors import ScenarioError
 from bench.corpus.synthetic import cache_dir
-from bench.errors import ScenarioError
 
 TIMEOUT_S = 60.0
 """Per-request network timeout."""

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from bench.audio import Clip, resample, window_dbfs
-from bench.errors import AudioError
+from bench.common.audio import Clip, resample, window_dbfs
+from bench.common.errors import AudioError
 
 ACTIVE_BELOW_PEAK_DB = 40.0
 """Frames more than this far below the loudest 10 ms frame are not active speech."""

@@ -11,7 +11,7 @@ Each line is one clip: `{"id"?, "path" | "url", "sha256"?, "text", "onset_s"?, "
   (`cache_dir()/corpus`) and verified; a mismatch names the manifest line.
 - `sha256` beside a `path`: checked by `check_manifest` (`rtbench corpus check`).
 - Where speech is: `onset_s`/`offset_s`, else a `labels` file (`start end speech|silence` lines,
-  resolved like `path`), else found by level (`bench.audio.speech_bounds`).
+  resolved like `path`), else found by level (`bench.common.audio.speech_bounds`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.audio import Clip, read_audio, speech_bounds
+from bench.common.audio import Clip, read_audio, speech_bounds
+from bench.common.errors import AudioError, ScenarioError
 from bench.corpus.fetch import cached_clip
 from bench.corpus.utterance import Utterance
-from bench.errors import AudioError, ScenarioError
 
 SHARED_PREFIX = "../../shared/corpora/"
 """Relative paths starting with this are rebased onto `$RTBENCH_CORPORA` when it is set."""

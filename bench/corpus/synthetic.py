@@ -7,10 +7,10 @@ import json
 import os
 from pathlib import Path
 
-from bench.audio import Clip, concat, read_audio, silence, speech_bounds, write_wav
+from bench.common.audio import Clip, concat, read_audio, silence, speech_bounds, write_wav
+from bench.common.errors import AudioError
 from bench.corpus.espeak import synthesize
 from bench.corpus.utterance import Utterance
-from bench.errors import AudioError
 
 ENGINE_TAG = "espeak-ng/espeakng-loader"
 

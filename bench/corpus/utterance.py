@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.audio import Clip
+from bench.common.audio import Clip
 
 
 @dataclass(frozen=True)

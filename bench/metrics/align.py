@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import correlate, correlation_lags
 
-from bench.audio import Clip, Samples
+from bench.common.audio import Clip, Samples
 
 
 def best_lag(reference: Samples, candidate: Samples, max_lag: int | None = None) -> int:

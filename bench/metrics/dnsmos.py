@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.audio import Clip, resample
-from bench.errors import QualityError, UserError
+from bench.common.audio import Clip, resample
+from bench.common.errors import QualityError, UserError
 
 RATE = 16_000
 """DNSMOS models take 16 kHz audio."""

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from bench.audio import AUDIBLE_DBFS, Samples, first_audible
-from bench.usage import Usage
+from bench.common.audio import AUDIBLE_DBFS, Samples, first_audible
+from bench.metrics.cost import Usage
 
 Marks = Mapping[str, float]
 

@@ -18,8 +18,8 @@ from typing import Literal
 
 import numpy as np
 
-from bench.audio import Clip, resample
-from bench.errors import QualityError
+from bench.common.audio import Clip, resample
+from bench.common.errors import QualityError
 from bench.metrics.align import align
 
 Mode = Literal["wb", "nb"]

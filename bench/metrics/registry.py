@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bench.errors import UnknownNameError
+from bench.common.errors import UnknownNameError
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from bench.audio import Clip
+from bench.common.audio import Clip
 from bench.metrics.pesq import Mode, pesq_score
 from bench.metrics.wer import WordErrors, word_errors
 

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import resample_poly
 
-from bench.audio import Samples
+from bench.common.audio import Samples
 
 ASR_RATE = 16_000
 """pocketsphinx's bundled en-US model wants 16 kHz."""

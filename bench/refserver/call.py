@@ -29,12 +29,12 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from bench.audio import Clip
+from bench.common.audio import Clip
+from bench.common.ice import gather_only
 from bench.refserver.config import RefServerConfig
 from bench.refserver.media import INPUT_RATE, InboundAudio, PlayoutTrack
 from bench.refserver.session import RealtimeSession
 from bench.refserver.settings import Dialect, SessionSettings
-from bench.transports.ice import gather_only
 
 log = logging.getLogger(__name__)
 EVENTS_LABEL = "oai-events"

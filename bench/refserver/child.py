@@ -12,7 +12,7 @@ import multiprocessing as mp
 from multiprocessing.connection import Connection
 from types import TracebackType
 
-from bench.errors import UserError
+from bench.common.errors import UserError
 from bench.refserver.config import RefServerConfig
 from bench.refserver.server import RefServer
 

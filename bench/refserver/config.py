@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from bench.errors import UserError
+from bench.common.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.audio import Clip, Samples, decode_wire, encode_wire, wire_rate
+from bench.common.audio import Clip, Samples, decode_wire, encode_wire, wire_rate
 from bench.refserver.asr import Recognizer
 from bench.refserver.settings import TurnDetection
 from bench.refserver.vad import EnergyVad, SpeechStarted, SpeechStopped

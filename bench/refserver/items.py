@@ -6,7 +6,7 @@ import binascii
 from base64 import b64decode
 from typing import Any
 
-from bench.audio import decode_wire
+from bench.common.audio import decode_wire
 from bench.refserver.conversation import Item, Part
 from bench.refserver.settings import Dialect
 from bench.refserver.update import RequestError

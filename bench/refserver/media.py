@@ -30,7 +30,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from bench.audio import Clip, Samples
+from bench.common.audio import Clip, Samples
 
 RATE = 48_000
 """The track's sample rate (Opus runs at 48 kHz)."""

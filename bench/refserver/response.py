@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bench.audio import Clip, bytes_per_second, decode_wire
+from bench.common.audio import Clip, bytes_per_second, decode_wire
 from bench.refserver import protocol as p
 from bench.refserver.config import RefServerConfig
 from bench.refserver.conversation import Conversation, Item, Part

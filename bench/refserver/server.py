@@ -19,8 +19,8 @@ from bench.refserver.config import RefServerConfig
 from bench.refserver.httperrors import error_response
 from bench.refserver.session import RealtimeSession
 from bench.refserver.settings import Dialect
+from bench.refserver.transcriptions import add_routes as transcription_routes
 from bench.refserver.webrtc import WebRtcEndpoint
-from bench.transcribe.server_route import add_routes as transcription_routes
 
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 SUBPROTOCOLS = ("realtime", BETA_SUBPROTOCOL)

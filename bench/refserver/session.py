@@ -19,7 +19,7 @@ from base64 import b64decode
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from bench.audio import Clip, decode_wire, resample
+from bench.common.audio import Clip, decode_wire, resample
 from bench.refserver import protocol as p
 from bench.refserver.asr import Recognizer, transcribe
 from bench.refserver.config import RefServerConfig

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from bench.audio import PCM16_RATE, bytes_per_second, encode_wire, resample
+from bench.common.audio import PCM16_RATE, bytes_per_second, encode_wire, resample
 from bench.corpus.synthetic import speak as cached_speech
 from bench.refserver.variants import degrade
 

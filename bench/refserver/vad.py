@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.audio import Samples, window_dbfs
+from bench.common.audio import Samples, window_dbfs
 
 FRAME_MS = 10
 """Frame length of the detector."""

@@ -20,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import istft, stft
 
-from bench.audio import Clip, round_int16
-from bench.errors import UnknownNameError
+from bench.common.audio import Clip, round_int16
+from bench.common.errors import UnknownNameError
 
 Floats = npt.NDArray[np.float64]
 BLOCK = 1024

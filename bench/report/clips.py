@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from bench.audio import Clip, read_audio, resample, speech_bounds, wav_bytes
-from bench.errors import AudioError
+from bench.common.audio import Clip, read_audio, resample, speech_bounds, wav_bytes
+from bench.common.errors import AudioError
 from bench.results.records import TurnRecord
 
 SECONDS = 3.0

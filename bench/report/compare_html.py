@@ -9,7 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from bench.errors import UserError
+from bench.common.errors import UserError
 from bench.report import plots
 from bench.report.page import environment
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from bench.analysis.summary import GroupKey, group_key
 from bench.metrics.registry import METRICS
 from bench.results.records import TurnRecord
-from bench.results.summary import GroupKey, group_key
 
 Column = npt.NDArray[np.float64]
 SnrKey = float | None

@@ -11,6 +11,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from bench.analysis.summary import GroupKey
 from bench.metrics.registry import METRICS
 from bench.report import plots
 from bench.report.clips import SECONDS, turn_clips
@@ -33,7 +34,6 @@ from bench.report.transport import MOST, TransportPair, transport_pairs
 from bench.report.waterfall import Highlight, highlights, phases
 from bench.results.records import TurnRecord
 from bench.results.store import REPORT
-from bench.results.summary import GroupKey
 
 PLOTTED = ("v2v_ms", "ttft_ms", "ttfb_ms", "e2e_ms")
 TURN_ROWS = 300

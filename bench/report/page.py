@@ -12,7 +12,7 @@ from importlib.resources import files
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from bench.formats import pct, pvalue, signed
+from bench.common.formats import pct, pvalue, signed
 from bench.report.fmt import fmt, fmt_unit, signed_fmt, sort_key, when
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.errors import UserError
+from bench.common.errors import UserError
 from bench.results import SCHEMA_VERSION
 
 

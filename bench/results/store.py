@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from bench.audio import Clip, write_wav
-from bench.errors import UserError
+from bench.common.audio import Clip, write_wav
+from bench.common.errors import UserError
 from bench.results import SCHEMA_VERSION
 from bench.results.records import TurnRecord
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from bench.audio import Clip
+from bench.common.audio import Clip
 
 
 @dataclass(frozen=True)

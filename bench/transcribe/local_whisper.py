@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.audio import Clip, resample
-from bench.errors import UserError
+from bench.common.audio import Clip, resample
+from bench.common.errors import UserError
 from bench.transcribe.base import Transcriber, Transcript
 
 RATE = 16_000

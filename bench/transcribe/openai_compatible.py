@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bench.audio import Clip, wav_bytes
-from bench.errors import QualityError, UserError
+from bench.common.audio import Clip, wav_bytes
+from bench.common.errors import QualityError, UserError
 from bench.transcribe.base import Transcriber, Transcript
 
 PATH = "/v1/audio/transcriptions"

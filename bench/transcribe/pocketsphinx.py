@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import Any
 
-from bench.audio import Clip, resample
+from bench.common.audio import Clip, resample
 from bench.transcribe.base import Transcriber, Transcript
 
 RATE = 16_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bench.errors import UnknownNameError, UserError
+from bench.common.errors import UnknownNameError, UserError
 from bench.transcribe.base import Transcriber
 from bench.transcribe.local_whisper import FasterWhisperTranscriber, OpenAIWhisperTranscriber
 from bench.transcribe.openai_compatible import OpenAICompatibleTranscriber

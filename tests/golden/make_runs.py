@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.analysis.summary import summarize
 from bench.results.records import TurnError, TurnRecord
 from bench.results.store import CALLS, MANIFEST, SUMMARY, write_json
-from bench.results.summary import summarize
 
 HERE = Path(__file__).resolve().parent / "runs"
 SENTENCES = {"weather": "What is the weather like today?", "timer": "Set a timer for ten minutes.",

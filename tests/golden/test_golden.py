@@ -14,8 +14,8 @@ from types import ModuleType
 
 import pytest
 
+from bench.analysis.policy import load_policy
 from bench.cli import compare, gate
-from bench.gate_policy import load_policy
 
 HERE = Path(__file__).resolve().parent
 RUNS, EXPECTED = HERE / "runs", HERE / "expected"

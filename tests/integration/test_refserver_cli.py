@@ -14,7 +14,7 @@ import websockets
 
 from bench.cli import serve
 from bench.cli.main import build_parser
-from bench.errors import UserError
+from bench.common.errors import UserError
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.audio import read_audio
-from bench.errors import QualityError
+from bench.common.audio import read_audio
+from bench.common.errors import QualityError
 from bench.metrics.wer import word_errors
 from bench.refserver.config import RefServerConfig
 from bench.refserver.server import RefServer

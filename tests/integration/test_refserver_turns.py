@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.audio import Clip, decode_wire, encode_wire, silence, window_dbfs
+from bench.common.audio import Clip, decode_wire, encode_wire, silence, window_dbfs
 from bench.refserver import RefServerConfig, ReplyRule
 from tests.integration import test_refserver_wire as wire
 from tests.integration.test_refserver_wire import (

@@ -17,7 +17,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
-from bench.audio import Clip, concat, resample, silence, window_dbfs
+from bench.common.audio import Clip, concat, resample, silence, window_dbfs
 from bench.corpus.espeak import synthesize
 from bench.refserver import Faults, RefServer, RefServerConfig, ThreadedRefServer
 from bench.refserver.vad import threshold_dbfs

@@ -104,7 +104,7 @@ def test_endpoint_faults_are_recorded_and_the_run_goes_on(
 def test_records_are_on_disk_before_the_next_turn(
     tmp_path: Path, scenario_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bench import runner
+    from bench.measure import runner
 
     seen: list[int] = []
     original = runner.Runner._turn

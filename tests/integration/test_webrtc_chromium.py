@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.audio import concat, resample, silence, write_wav
+from bench.common.audio import concat, resample, silence, write_wav
 from bench.corpus.espeak import synthesize
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from bench.audio import AUDIBLE_DBFS, Clip, resample
+from bench.common.audio import AUDIBLE_DBFS, Clip, resample
+from bench.common.ice import gather_only
 from bench.refserver import Faults, RefServer, ReplyRule
-from bench.transports.ice import gather_only
 from tests.integration.test_openai_sdk_interop import STRICT
 from tests.integration.test_refserver_wire import FAST, Events, serve, skeleton, speech
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.audio import (
+from bench.common.audio import (
     Clip,
     alaw_decode,
     alaw_encode,

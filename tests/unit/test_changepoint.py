@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.changepoint import change_points, noise_scale, segment_medians
+from bench.analysis.changepoint import change_points, noise_scale, segment_medians
 
 
 @pytest.mark.parametrize("seed", range(5))

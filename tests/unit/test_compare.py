@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.analysis.compare import compare_runs, comparison_data
 from bench.cli.compare import FORMATS, render_markdown
-from bench.compare import compare_runs, comparison_data
-from bench.errors import UnknownNameError, UserError
+from bench.common.errors import UnknownNameError, UserError
 
 RUNS = Path(__file__).resolve().parents[1] / "golden" / "runs"
 

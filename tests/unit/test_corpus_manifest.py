@@ -15,12 +15,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bench.audio import Clip, read_audio, write_wav
 from bench.cli import corpus as corpus_cli
+from bench.common.audio import Clip, read_audio, write_wav
+from bench.common.errors import ScenarioError, UserError
 from bench.corpus.check import check_manifest
 from bench.corpus.fetch import corpus_cache
 from bench.corpus.recorded import read_labels, read_manifest, recorded_utterance
-from bench.errors import ScenarioError, UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = "recorded/librispeech_arm_mlek/testing_routine.wav"

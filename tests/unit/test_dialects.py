@@ -6,9 +6,9 @@ import pytest
 from openai.types.beta.realtime.realtime_client_event import RealtimeClientEvent as BetaClientEvent
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent as GAClientEvent
 
-from bench.dialects import Kind, detect_openai_dialect, get_dialect
-from bench.errors import ProtocolViolation, UnknownNameError
-from bench.scenario import SessionSettings, TurnDetection
+from bench.common.errors import ProtocolViolation, UnknownNameError
+from bench.measure.dialects import Kind, detect_openai_dialect, get_dialect
+from bench.plan.scenario import SessionSettings, TurnDetection
 from tests.sdk_shapes import validate
 
 SETTINGS = [

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.audio import Clip, read_audio
+from bench.common.audio import Clip, read_audio
+from bench.common.errors import QualityError, UserError
 from bench.corpus.noise import mix_noise
-from bench.errors import QualityError, UserError
 from bench.metrics import dnsmos as dnsmos_module
 from bench.metrics.dnsmos import Dnsmos, dnsmos
 
@@ -47,7 +47,7 @@ def test_ovrl_and_bak_fall_as_snr_falls(by_snr: dict[float | None, Dnsmos]) -> N
 
 
 def test_resampled_input_scores_alike(by_snr: dict[float | None, Dnsmos], corpora: Path) -> None:
-    from bench.audio import resample
+    from bench.common.audio import resample
 
     at_24k = dnsmos(resample(read_audio(corpora / SPEECH), 24000))
     assert at_24k.ovrl == pytest.approx(by_snr[None].ovrl, abs=0.1)

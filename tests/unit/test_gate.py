@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.gate import GateResult, RuleResult, Verdict, judge_group
-from bench.gate_policy import ErrorRateRule, MetricRule, Policy
-from bench.samples import GroupSamples
-from bench.significance import Sample
+from bench.analysis.gate import GateResult, RuleResult, Verdict, judge_group
+from bench.analysis.groups import GroupSamples
+from bench.analysis.policy import ErrorRateRule, MetricRule, Policy
+from bench.analysis.significance import Sample
 
 KEY = ("ref", "websocket", "default")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ScenarioError, UserError
-from bench.gate_policy import DEFAULT_POLICY, load_policy
+from bench.analysis.policy import DEFAULT_POLICY, load_policy
+from bench.common.errors import ScenarioError, UserError
 
 GOOD = """\
 alpha: 0.01

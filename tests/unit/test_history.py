@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import UserError
-from bench.history import SCHEMA_VERSION, add_run, last_good, list_runs, migrate, open_db, series
-from bench.history_plot import trends_html
+from bench.analysis.history import SCHEMA_VERSION, add_run, last_good, list_runs, migrate, open_db, series
+from bench.common.errors import UserError
+from bench.report.history_plot import trends_html
 
 RUNS = Path(__file__).resolve().parents[1] / "golden" / "runs"
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.metrics.cost import Usage
 from bench.metrics.latency import first_audible_ns, latency_metrics, playout_times, throughput_metrics
-from bench.usage import Usage
 
 MS = 1_000_000
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.audio import Clip, read_audio
+from bench.common.audio import Clip, read_audio
+from bench.common.errors import AudioError
 from bench.corpus.noise import active_power, mix_noise
-from bench.errors import AudioError
 
 SPEECH = "recorded/librispeech_arm_mlek/another_door.wav"
 NOISES = ("noise/synthetic/white_noise_16k_10s_seed0.wav",

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.audio import Clip, read_audio
-from bench.errors import QualityError
+from bench.common.audio import Clip, read_audio
+from bench.common.errors import QualityError
 from bench.metrics.align import align, best_lag, shift
 from bench.metrics.pesq import pesq_rate, pesq_score
 
@@ -58,7 +58,7 @@ def test_identical_speech_scores_near_the_top(corpora: Path) -> None:
     assert pesq_score(ref, ref, "wb") > 4.5
     assert pesq_score(ref, ref, "nb") > 4.4  # 8 kHz after resampling
     at_24k = read_audio(corpora / PAIR / "speech.wav")
-    from bench.audio import resample
+    from bench.common.audio import resample
 
     assert pesq_score(ref, resample(at_24k, 24000), "wb") > 4.4  # candidate at another rate
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.audio import read_audio
+from bench.common.audio import read_audio
 from bench.corpus.noise import mix_noise
 from bench.metrics.pesq import pesq_score
 from bench.metrics.wer import corpus_wer, word_errors

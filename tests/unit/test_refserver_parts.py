@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.signal import resample_poly
 
-from bench.errors import UserError
+from bench.common.errors import UserError
 from bench.refserver.asr import StreamResampler
 from bench.refserver.config import ReplyRule, load_reply_rules
 from bench.refserver.conversation import Conversation, Item, Part

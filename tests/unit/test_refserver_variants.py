@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.audio import resample
+from bench.common.audio import resample
+from bench.common.errors import UnknownNameError
 from bench.corpus.espeak import synthesize
-from bench.errors import UnknownNameError
 from bench.metrics.pesq import pesq_score
 from bench.refserver.variants import NF4, degrade, int8_roundtrip, nf4_roundtrip
 

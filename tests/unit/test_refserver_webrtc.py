@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
-from bench.audio import Clip
+from bench.common import ice
+from bench.common.audio import Clip
 from bench.refserver.call import ice_addresses, unreachable
 from bench.refserver.ephemeral import SecretStore, expiry_seconds
 from bench.refserver.httperrors import HttpError
 from bench.refserver.media import FRAME_S, InboundAudio, PlayoutTrack
-from bench.transports import ice
 
 
 def tone(seconds: float, rate: int = 24_000, amplitude: int = 8000) -> Clip:

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.audio import Clip, read_audio, write_wav
+from bench.analysis.summary import summarize
+from bench.common.audio import Clip, read_audio, write_wav
 from bench.report import plots, transport
 from bench.report.clips import RATE as SAMPLE_RATE
 from bench.report.clips import SECONDS, turn_clips
@@ -27,7 +28,6 @@ from bench.report.transport import transport_pairs
 from bench.report.waterfall import highlights, phases
 from bench.results.records import TurnError, TurnRecord
 from bench.results.store import load_records
-from bench.results.summary import summarize
 
 RUNS = Path(__file__).resolve().parents[1] / "golden" / "runs"
 EVIL = "<script>window.__pwned=1</script>"

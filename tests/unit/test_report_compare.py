@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.analysis.compare import compare_runs, comparison_data
 from bench.cli.main import main as rtbench
-from bench.compare import compare_runs, comparison_data
 from bench.report.compare_html import VERDICT_COLOURS, relative_change, render_compare, tally
 
 RUNS = Path(__file__).resolve().parents[1] / "golden" / "runs"

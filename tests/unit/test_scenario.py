@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import ScenarioError
-from bench.plan import expand, load_utterances
-from bench.scenario import load_scenario
-from bench.targets import BUILTIN
+from bench.common.errors import ScenarioError
+from bench.plan.matrix import expand, load_utterances
+from bench.plan.scenario import load_scenario
+from bench.plan.targets import BUILTIN
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml"
 

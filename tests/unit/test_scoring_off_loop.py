@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.audio import Clip
-from bench.errors import QualityError
+from bench.common.audio import Clip
+from bench.common.errors import QualityError
 from bench.metrics.scoring import pesq_job, score_off_loop, scoring_pool
 from bench.metrics.wer import WordErrors, word_errors
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from bench.errors import UnknownNameError
-from bench.significance import (
+from bench.analysis.significance import (
     Sample,
     bootstrap_change,
     cliffs_delta,
@@ -17,6 +16,7 @@ from bench.significance import (
     measure_change,
     statistic,
 )
+from bench.common.errors import UnknownNameError
 
 
 def _s(values: object) -> Sample:

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.errors import MissingApiKeyError, ScenarioError, UnknownNameError, UserError
+from bench.common.errors import MissingApiKeyError, ScenarioError, UnknownNameError, UserError
+from bench.measure.runner import endpoint_for
+from bench.plan.targets import TargetBook
 from bench.results.records import TurnError, TurnRecord
 from bench.results.store import RunStore, load_records
-from bench.runner import endpoint_for
-from bench.targets import TargetBook
 
 
 def test_targets_file_and_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,12 +11,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bench.audio import Clip, read_audio, wav_bytes
-from bench.errors import QualityError, UnknownNameError, UserError
+from bench.common.audio import Clip, read_audio, wav_bytes
+from bench.common.errors import QualityError, UnknownNameError, UserError
 from bench.metrics.wer import word_errors
+from bench.refserver.transcriptions import add_routes
 from bench.transcribe import TRANSCRIBERS, Transcriber, make_transcriber
 from bench.transcribe.openai_compatible import endpoint_url
-from bench.transcribe.server_route import add_routes
 
 CLIP = "recorded/librispeech_arm_mlek/i_tell_you.wav"
 TEXT = "I TELL YOU IT IS NOT POISON SHE CRIED"

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.errors import UnknownNameError
-from bench.stats import bootstrap_ci, describe, percentile
-from bench.usage import Usage, cost_usd, find_price, parse_openai_usage, price_table
+from bench.analysis.stats import bootstrap_ci, describe, percentile
+from bench.common.errors import UnknownNameError
+from bench.metrics.cost import Usage, cost_usd, find_price, parse_openai_usage, price_table
 
 REAL_PAYLOAD = {  # a real GA usage block quoted in PROTOCOLS §1.9
     "total_tokens": 821, "input_tokens": 789, "output_tokens": 32,
@@ -65,7 +65,7 @@ def test_bootstrap_ci_is_deterministic_and_narrows_with_n() -> None:
 
 
 def test_large_samples_use_an_order_statistic_ci_that_agrees_with_the_bootstrap() -> None:
-    from bench.stats import BOOTSTRAP_MAX_N, order_statistic_ci
+    from bench.analysis.stats import BOOTSTRAP_MAX_N, order_statistic_ci
 
     rng = np.random.default_rng(5)
     x = rng.lognormal(6, 0.3, BOOTSTRAP_MAX_N)

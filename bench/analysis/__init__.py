@@ -1,0 +1,1 @@
+"""Reading runs: statistics, significance, one grouping of turns, compare, gate, history, change points."""

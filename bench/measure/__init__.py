@@ -1,0 +1,1 @@
+"""Measuring: sessions over transports (bytes) and dialects (meaning), the runner that schedules them."""

@@ -1,0 +1,236 @@
+"""Run a scenario: expand the matrix, drive calls with bounded concurrency, and write every
+turn's record the moment it ends. Metrics are computed here from the same fields stored."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from bench.common.audio import decode_wire, encode_wire
+from bench.common.errors import ConnectionLost, EndpointFault, TurnTimeout, UnknownNameError
+from bench.measure.session import Session, SessionOptions, WireCache
+from bench.measure.timeline import Timeline
+from bench.measure.transports.base import Endpoint, Transport, now_ns
+from bench.measure.transports.websocket import WebSocketTransport
+from bench.metrics.cost import cost_usd
+from bench.metrics.latency import first_audible_ns, latency_metrics, throughput_metrics
+from bench.plan.matrix import CallSpec, TurnSpec
+from bench.plan.scenario import LoadedScenario
+from bench.plan.targets import Target
+from bench.results.records import TurnError, TurnRecord
+from bench.results.store import RunStore
+
+
+def _webrtc(url: str, connect_timeout_s: float) -> Transport:
+    from bench.measure.transports.webrtc import WebRTCOptions, WebRTCTransport  # aiortc loads slowly
+
+    loopback = (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+    return WebRTCTransport(WebRTCOptions(ice_addresses=("127.0.0.1",) if loopback else None,
+                                         ice_timeout_s=connect_timeout_s))
+
+
+TRANSPORTS: dict[str, Callable[[str, float], Transport]] = {
+    "websocket": lambda _url, _timeout: WebSocketTransport(),
+    "webrtc": _webrtc,
+}
+"""Transports available to `run`, by the name scenarios use: (endpoint URL, connect timeout) →
+a transport. WebRTC to a loopback endpoint gathers ICE candidates on 127.0.0.1 only."""
+MEDIA_TRANSPORTS = frozenset({"webrtc"})
+"""Transports whose audio is media (PCM16 24 kHz to the harness, whatever the scenario's format)."""
+
+ProgressFn = Callable[[TurnRecord], None]
+REFERENCE_KEY = "rtbench-reference"
+"""What the built-in targets send as their key: not a secret, the reference endpoint takes any."""
+
+
+def make_transport(name: str, url: str, connect_timeout_s: float) -> Transport:
+    if name not in TRANSPORTS:
+        raise UnknownNameError("transport", name, list(TRANSPORTS))
+    return TRANSPORTS[name](url, connect_timeout_s)
+
+
+def endpoint_for(target: Target, url: str, dialect_headers: dict[str, str],
+                 connect_timeout_s: float = 10.0) -> Endpoint:
+    """URL with `?model=`, and auth as the target wants it. The key never leaves memory."""
+    parts = urlsplit(url)
+    query = parts.query
+    if target.model and "model=" not in query:
+        query = "&".join(filter(None, [query, urlencode({"model": target.model})]))
+    key, headers, protocols = target.api_key(), dict(dialect_headers), []
+    if target.url is None:  # the built-in reference endpoint takes any key, like a real one needs one
+        key, target = REFERENCE_KEY, replace(target, auth="bearer")
+    if key and target.auth == "bearer":
+        headers["Authorization"] = f"Bearer {key}"
+    elif key and target.auth == "api-key":
+        headers["api-key"] = key
+    elif key and target.auth == "subprotocol":
+        protocols = ["realtime", f"openai-insecure-api-key.{key}"]
+        if "OpenAI-Beta" in headers:
+            protocols.append("openai-beta.realtime-v1")
+    return Endpoint(urlunsplit(parts._replace(query=query)), headers, protocols, connect_timeout_s)
+
+
+GIL_SWITCH_S = 0.0005
+"""While a run measures, a worker thread (record writing, an in-process server) must hand the
+interpreter lock back to the event loop within 0.5 ms, not Python's default 5 ms."""
+
+
+@contextlib.contextmanager
+def responsive_gil(interval_s: float = GIL_SWITCH_S) -> Iterator[None]:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(interval_s)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+@dataclass
+class LoopLag:
+    """How late the harness's own event loop wakes up: its measurement overhead."""
+
+    interval_s: float = 0.01
+    samples_ms: list[float] = field(default_factory=list)
+
+    async def run(self) -> None:
+        while True:
+            t = now_ns()
+            await asyncio.sleep(self.interval_s)
+            self.samples_ms.append((now_ns() - t) / 1e6 - self.interval_s * 1000)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    run_id: str
+    paced: bool = True
+    concurrency: int = 1
+    save_audio: bool = True
+
+
+class Runner:
+    """Executes calls against resolved endpoint URLs, writing records to `store`."""
+
+    def __init__(self, loaded: LoadedScenario, store: RunStore, options: RunOptions,
+                 urls: dict[str, str], progress: ProgressFn | None = None) -> None:
+        self.loaded, self.store, self.options, self.urls = loaded, store, options, urls
+        self.progress = progress or (lambda _r: None)
+        self.lag = LoopLag()
+        self.wire: WireCache = {}
+
+    async def run(self, calls: list[CallSpec]) -> None:
+        for c in calls:
+            fmt = "pcm16" if c.transport in MEDIA_TRANSPORTS else self.loaded.scenario.session.audio_format
+            for t in c.conversation.turns:
+                key = (id(t.utterance.clip), fmt) if t.utterance is not None else None
+                if t.utterance is not None and key is not None and key not in self.wire:
+                    self.wire[key] = encode_wire(t.utterance.clip, fmt)
+        sem = asyncio.Semaphore(self.options.concurrency)
+        monitor = asyncio.create_task(self.lag.run())
+
+        async def one(call: CallSpec) -> None:
+            async with sem:
+                await self.run_call(call)
+
+        try:
+            with responsive_gil():
+                await asyncio.gather(*(one(c) for c in calls))
+        finally:
+            monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
+
+    def _options(self, call: CallSpec) -> SessionOptions:
+        s = self.loaded.scenario
+        return SessionOptions(s.session, None, call.target.dialect, self.options.paced, s.turn_timeout_s)
+
+    async def run_call(self, call: CallSpec) -> None:
+        url, timeout = self.urls[call.target.name], self.loaded.scenario.connect_timeout_s
+        session = Session(make_transport(call.transport, url, timeout), self._options(call), self.wire)
+        turns = list(enumerate(call.conversation.turns))
+        try:
+            try:
+                await session.open(endpoint_for(call.target, url, dict(session.dialect.headers), timeout))
+            except EndpointFault as exc:
+                await self._fail_all(call, session, turns, exc)
+                return
+            for i, turn in turns:
+                fault = await self._turn(call, session, i, turn)
+                if isinstance(fault, (ConnectionLost, TurnTimeout)):
+                    skipped = EndpointFault(f"not run: turn {i} failed ({fault.cause})", "skipped")
+                    await self._fail_all(call, session, turns[i + 1:], skipped)
+                    return
+        finally:
+            await session.close()
+
+    def _mode(self, turn: TurnSpec) -> str:
+        if turn.utterance is None:
+            return "text"
+        return "manual" if self.loaded.scenario.session.turn_detection.type == "none" else "server_vad"
+
+    async def _turn(self, call: CallSpec, session: Session, i: int, turn: TurnSpec) -> EndpointFault | None:
+        tl = Timeline(self._mode(turn), session.audio_format)
+        if i == 0:
+            tl.marks.update(session.open_marks)
+        started = dt.datetime.now(dt.UTC).isoformat()
+        fault: EndpointFault | None = None
+        try:
+            await session.run_turn(turn, tl)
+        except EndpointFault as exc:
+            fault = exc
+        record = await asyncio.to_thread(self._record, call, session, i, turn, tl, fault, started)
+        self.store.append(record)
+        self.progress(record)
+        return fault
+
+    async def _fail_all(self, call: CallSpec, session: Session, turns: list[tuple[int, TurnSpec]],
+                        fault: EndpointFault) -> None:
+        for i, turn in turns:
+            tl = Timeline(self._mode(turn), session.audio_format)
+            if i == 0:
+                tl.marks.update(session.open_marks)
+            record = self._record(call, session, i, turn, tl, fault, dt.datetime.now(dt.UTC).isoformat())
+            self.store.append(record)
+            self.progress(record)
+
+    def _record(self, call: CallSpec, session: Session, i: int, turn: TurnSpec, tl: Timeline,
+                fault: EndpointFault | None, started: str) -> TurnRecord:
+        fmt = tl.audio_format
+        out = decode_wire(b"".join(c for _, c in tl.out_chunks), fmt)
+        sizes = [len(decode_wire(c, fmt).samples) for _, c in tl.out_chunks]
+        if tl.out_chunks and "first_audible" not in tl.marks:
+            fa = first_audible_ns([t for t, _ in tl.out_chunks], sizes, out.samples, out.rate)
+            if fa is not None:
+                tl.mark("first_audible", fa)
+        origin = session.open_marks.get("connect_start", min(tl.marks.values(), default=0))
+        marks = {k: (v - origin) / 1e6 for k, v in sorted(tl.marks.items(), key=lambda kv: kv[1])}
+        metrics = {**latency_metrics(marks, tl.mode), **throughput_metrics(marks, out.seconds, tl.usage)}
+        metrics["cost_usd"] = cost_usd(tl.usage, call.target.pricing_key) if tl.usage else None
+        audio = self._save_audio(call, i, tl, out, fmt) if self.options.save_audio else {}
+        return TurnRecord(
+            run_id=self.options.run_id, call_id=call.call_id, turn=i, target=call.target.name,
+            transport=call.transport, variant=call.target.variant or call.target.model or "default",
+            model=call.target.model, dialect=session.dialect.name, voice=call.conversation.voice,
+            utterance=turn.label, repeat=call.repeat, warmup=call.warmup, mode=tl.mode,
+            ok=fault is None, error=TurnError(fault.cause, str(fault)) if fault else None,
+            marks=marks, metrics=metrics if fault is None else {},
+            usage=tl.usage.to_dict() if tl.usage else None, reference_text=turn.reference_text,
+            input_transcript=tl.input_transcript, output_transcript=tl.output_text,
+            response_status=tl.status,
+            output_chunks=[((t - origin) / 1e6, n)
+                           for (t, _), n in zip(tl.out_chunks, sizes, strict=True)],
+            audio=audio, started_at=started, snr_db=call.conversation.snr_db)
+
+    def _save_audio(self, call: CallSpec, i: int, tl: Timeline, out: Any, fmt: str) -> dict[str, str]:
+        paths, name = {}, f"{call.call_id}-t{i}"
+        if tl.sent_audio:
+            paths["input"] = self.store.save_audio(f"{name}-in", decode_wire(bytes(tl.sent_audio), fmt))
+        if tl.out_chunks:
+            paths["output"] = self.store.save_audio(f"{name}-out", out)
+        return paths
+

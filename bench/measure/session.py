@@ -1,0 +1,348 @@
+"""Drive one conversation over a Transport and a Dialect, producing a Timeline per turn.
+
+Bytes and meaning stay apart: the transport stamps frames as they arrive; this module reads the
+stamps, never its own clock, for anything that arrives. Sends are stamped by the transport too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.common.audio import Clip, bytes_per_second, encode_wire
+from bench.common.errors import (
+    ConnectionLost,
+    EndpointErrorEvent,
+    EndpointFault,
+    ProtocolViolation,
+    TurnTimeout,
+)
+from bench.measure.dialects import Dialect, ErrorInfo, Kind, SessionEvent, detect_openai_dialect, get_dialect
+from bench.measure.dialects.base import NON_FATAL_ERRORS
+from bench.measure.dialects.openai import OpenAIGA
+from bench.measure.timeline import Timeline
+from bench.measure.transports.base import Endpoint, Transport, now_ns
+from bench.plan.matrix import TurnSpec
+from bench.plan.scenario import SessionSettings
+
+CHUNK_MS = 20
+"""Input audio goes out in 20 ms chunks, like a microphone callback."""
+TRAILING_SILENCE_MAX_S = 5.0
+"""With server VAD, silence is sent after the clip until speech_stopped, at most this long."""
+LATE_TRANSCRIPT_S = 2.0
+"""How long to wait after response.done for an input transcript that has not arrived."""
+MEDIA_TAIL_S = 1.0
+"""Media transports: after response.done, the turn ends at output_audio_buffer.stopped, or
+after this much received silence if the endpoint does not send that event."""
+SILENT_PEAK = 16
+"""A media frame whose peak is at most this (−66 dBFS) is the constant silence WebRTC sends
+between responses, not the response's audio."""
+
+
+def is_silent(pcm: bytes) -> bool:
+    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
+    return len(x) == 0 or int(np.abs(x.astype(np.int32)).max()) <= SILENT_PEAK
+
+
+def error_fault(e: ErrorInfo) -> EndpointErrorEvent:
+    """An endpoint's `error` event as the fault that fails the turn, cause `error:<code>`."""
+    code = e.code or e.type
+    return EndpointErrorEvent(f"{code}: {e.message}", cause=f"error:{code}")
+
+
+@dataclass(frozen=True)
+class Stamped:
+    t_ns: int
+    event: SessionEvent | None
+    """None when the connection ended or sent something unreadable (`fault` says which)."""
+    fault: EndpointFault | None = None
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    settings: SessionSettings
+    model: str | None
+    dialect: str
+    """`auto`, `openai-ga` or `openai-beta`."""
+    paced: bool = True
+    """Send input audio in real time (True) or as fast as possible."""
+    turn_timeout_s: float = 30.0
+
+
+WireCache = dict[tuple[int, str], bytes]
+"""(id(utterance clip), format) → its audio in that wire format, encoded before the run starts
+so no resampling happens on the event loop while anything is being measured."""
+
+
+class Session:
+    """One connection: open, run turns, close."""
+
+    def __init__(self, transport: Transport, options: SessionOptions, wire: WireCache | None = None) -> None:
+        self.transport = transport
+        self.options = options
+        self.wire = wire if wire is not None else {}
+        self.audio_format = "pcm16" if transport.media_audio else options.settings.audio_format
+        """Input and output audio format on this transport (media is always PCM16 24 kHz)."""
+        self._silent_since: int | None = None
+        self.dialect: Dialect = get_dialect("openai-ga" if options.dialect == "auto" else options.dialect)
+        self.events: asyncio.Queue[Stamped] = asyncio.Queue()
+        self.open_marks: dict[str, int] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self._decoder = OpenAIGA()
+
+    # --- connection --------------------------------------------------------------------------
+
+    async def open(self, endpoint: Endpoint) -> None:
+        """Connect, read `session.created` (detecting the dialect), `session.update`, and wait
+        for `session.updated`. Raises EndpointFault on any failure."""
+        self.open_marks["connect_start"] = now_ns()
+        await self.transport.connect(endpoint)
+        self.open_marks["connected"] = now_ns()
+        self._reader = asyncio.create_task(self._read())
+        created = await self._expect(Kind.SESSION_CREATED, endpoint.connect_timeout_s)
+        if self.options.dialect == "auto" and created.event and created.event.session is not None:
+            self.dialect = get_dialect(detect_openai_dialect({"session": created.event.session}))
+        update = self.dialect.session_update(self.options.settings, self.options.model)
+        await self._send(update)
+        ready = await self._expect(Kind.SESSION_UPDATED, endpoint.connect_timeout_s)
+        self.open_marks["session_ready"] = ready.t_ns
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self.transport.close()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                frame = await self.transport.recv()
+            except ConnectionLost as exc:
+                self.events.put_nowait(Stamped(now_ns(), None, exc))
+                return
+            if frame.audio:
+                self.events.put_nowait(Stamped(frame.t_ns, SessionEvent(Kind.MEDIA_AUDIO, "media",
+                                                                        audio=frame.audio)))
+                continue
+            try:
+                message = json.loads(frame.text)
+                if not isinstance(message, dict):
+                    raise ProtocolViolation(f"server event is not a JSON object: {frame.text[:80]}")
+                event = self._decoder.decode(message)
+            except (json.JSONDecodeError, ProtocolViolation) as exc:
+                fault = exc if isinstance(exc, ProtocolViolation) else ProtocolViolation(
+                    f"malformed JSON from endpoint: {frame.text[:80]!r}")
+                self.events.put_nowait(Stamped(frame.t_ns, None, fault))
+                continue
+            self.events.put_nowait(Stamped(frame.t_ns, event))
+
+    async def _next(self, deadline_ns: int) -> Stamped:
+        timeout = max(0.0, (deadline_ns - now_ns()) / 1e9)
+        try:
+            item = await asyncio.wait_for(self.events.get(), timeout)
+        except TimeoutError:
+            raise TurnTimeout(f"no answer within {self.options.turn_timeout_s:g} s") from None
+        if item.fault is not None:
+            raise item.fault
+        return item
+
+    async def _expect(self, kind: Kind, timeout_s: float) -> Stamped:
+        deadline = now_ns() + int(timeout_s * 1e9)
+        while True:
+            item = await self._next(deadline)
+            assert item.event is not None
+            if item.event.kind is kind:
+                return item
+            if item.event.kind is Kind.ERROR and item.event.error is not None:
+                raise error_fault(item.event.error)
+
+    async def _send(self, message: Mapping[str, object]) -> int:
+        return await self.transport.send(json.dumps(message, separators=(",", ":")))
+
+    # --- turns -------------------------------------------------------------------------------
+
+    def wire_audio(self, clip: Clip) -> bytes:
+        key = (id(clip), self.audio_format)
+        if key not in self.wire:
+            self.wire[key] = encode_wire(clip, self.audio_format)
+        return self.wire[key]
+
+    async def run_turn(self, turn: TurnSpec, timeline: Timeline) -> None:
+        """Send one user turn and collect the response into `timeline`. Raises EndpointFault."""
+        self._drain()
+        self._silent_since = None
+        deadline = now_ns() + int(self.options.turn_timeout_s * 1e9)
+        speech_stopped = asyncio.Event()
+        sender = asyncio.create_task(self._send_input(turn, timeline, speech_stopped))
+        try:
+            await self._collect(timeline, deadline, speech_stopped, sender)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, EndpointFault):
+                await sender
+            last = timeline.marks.get("last_audio")
+            if last is not None:  # media: the silence after the response is not part of it
+                timeline.out_chunks = [(t, c) for t, c in timeline.out_chunks if t <= last]
+
+    def _drain(self) -> None:
+        while not self.events.empty():
+            item = self.events.get_nowait()
+            if item.fault is not None and isinstance(item.fault, ConnectionLost):
+                self.events.put_nowait(item)
+                return
+
+    async def _send_input(self, turn: TurnSpec, tl: Timeline, stopped: asyncio.Event) -> None:
+        if turn.utterance is None:
+            await self._send(self.dialect.user_text(turn.text or ""))
+            tl.mark("input_end", await self._send(self.dialect.response_create()))
+            return
+        await self._stream_clip(turn, tl)
+        if tl.mode == "manual":
+            await self._send(self.dialect.commit())
+            tl.mark("input_end", await self._send(self.dialect.response_create()), first=False)
+        else:
+            await self._stream_silence(tl, stopped)
+
+    def _chunk_bytes(self) -> int:
+        return bytes_per_second(self.audio_format) * CHUNK_MS // 1000
+
+    async def _stream_clip(self, turn: TurnSpec, tl: Timeline) -> None:
+        u = turn.utterance
+        assert u is not None
+        data, size = self.wire_audio(u.clip), self._chunk_bytes()
+        bps = bytes_per_second(self.audio_format)
+        on_chunk = int(u.onset_s * bps) // size
+        off_chunk = max(on_chunk, (int(u.offset_s * bps) - 1) // size)
+        t0 = now_ns()
+        for k in range(0, (len(data) + size - 1) // size):
+            chunk = data[k * size:(k + 1) * size]
+            t = await self._send_chunk(chunk.ljust(size, b"\0"), t0, k)
+            tl.sent_audio += chunk
+            if k == on_chunk:
+                tl.mark("speech_start_sent", t)
+            if k == off_chunk:
+                tl.mark("speech_end_sent", t)
+            tl.mark("input_end", t, first=False)
+
+    async def _send_chunk(self, chunk: bytes, t0: int, k: int) -> int:
+        """One 20 ms chunk: as media (the track paces it) or as an append event (paced here)."""
+        if self.transport.media_audio:
+            return await self.transport.send_audio(chunk)
+        await self._pace(t0, k)
+        return await self._send(self.dialect.append_audio(chunk))
+
+    async def _stream_silence(self, tl: Timeline, stopped: asyncio.Event) -> None:
+        """An open microphone after the clip, until the server hears the end of speech. A media
+        track sends silence by itself when it has nothing queued."""
+        if self.transport.media_audio:
+            return
+        size = self._chunk_bytes()
+        chunk = encode_wire(Clip.from_pcm16(bytes(2 * 480), 24000), self.audio_format)[:size]
+        t0 = now_ns()
+        for k in range(int(TRAILING_SILENCE_MAX_S * 1000 / CHUNK_MS)):
+            if stopped.is_set():
+                return
+            await self._send_chunk(chunk, t0, k)
+            tl.sent_audio += chunk
+
+    async def _pace(self, t0: int, k: int) -> None:
+        """Wait until chunk k is due: a microphone delivers it when its last sample is captured."""
+        if self.options.paced:
+            delay = (t0 + (k + 1) * CHUNK_MS * 1_000_000 - now_ns()) / 1e9
+            if delay > 0:
+                await asyncio.sleep(delay)
+        elif k % 50 == 49:
+            await asyncio.sleep(0)
+
+    async def _collect(self, tl: Timeline, deadline: int, stopped: asyncio.Event,
+                       sender: asyncio.Task[None]) -> None:
+        while True:
+            if sender.done() and sender.exception() is not None:
+                raise sender.exception()  # type: ignore[misc]
+            item = await self._next(deadline)
+            if self._apply(item, tl, stopped):
+                break
+        if self.options.settings.input_transcription and tl.input_transcript is None \
+                and tl.mode != "text":
+            await self._await_transcript(tl)
+
+    async def _await_transcript(self, tl: Timeline) -> None:
+        deadline = now_ns() + int(LATE_TRANSCRIPT_S * 1e9)
+        with contextlib.suppress(TurnTimeout):
+            while tl.input_transcript is None:
+                item = await self._next(deadline)
+                assert item.event is not None
+                if item.event.kind is Kind.INPUT_TRANSCRIPT:
+                    tl.input_transcript = item.event.text
+
+    def _apply(self, item: Stamped, tl: Timeline, stopped: asyncio.Event) -> bool:
+        """Fold one event into the timeline; True when the turn's response is done."""
+        ev, t = item.event, item.t_ns
+        assert ev is not None
+        k = ev.kind
+        if k is Kind.SPEECH_STARTED:
+            tl.mark("speech_started", t)
+        elif k is Kind.SPEECH_STOPPED:
+            tl.mark("speech_stopped", t)
+            stopped.set()
+        elif k is Kind.RESPONSE_CREATED:
+            tl.mark("response_created", t)
+            tl.response_id = tl.response_id or ev.response_id
+        elif k in (Kind.TEXT_DELTA, Kind.TRANSCRIPT_DELTA):
+            tl.output_text += ev.text
+            if ev.text.strip():
+                tl.mark("first_text", t)
+        elif k is Kind.AUDIO_DELTA and ev.audio:
+            tl.mark("first_audio_byte", t)
+            tl.mark("last_audio", t, first=False)
+            tl.out_chunks.append((t, ev.audio))
+        elif k is Kind.INPUT_TRANSCRIPT:
+            tl.input_transcript = ev.text
+        elif k is Kind.OUTPUT_BUFFER_STARTED:
+            tl.mark("output_buffer_started", t)
+        elif k is Kind.MEDIA_AUDIO:
+            return self._media(ev.audio, t, tl)
+        elif k is Kind.OUTPUT_BUFFER_STOPPED:
+            tl.mark("output_buffer_stopped", t)
+            return "response_done" in tl.marks and self.transport.media_audio
+        elif k is Kind.ERROR and ev.error is not None and ev.error.code not in NON_FATAL_ERRORS:
+            raise error_fault(ev.error)
+        elif k is Kind.RESPONSE_DONE:
+            return self._done(ev, t, tl, stopped)
+        return False
+
+    def _done(self, ev: SessionEvent, t: int, tl: Timeline, stopped: asyncio.Event) -> bool:
+        if tl.response_id is not None and ev.response_id not in (None, tl.response_id):
+            return False  # a response from before this turn
+        stopped.set()
+        tl.mark("response_done", t)
+        tl.usage, tl.status = ev.usage, ev.status
+        if ev.status == "failed":
+            e = ev.error
+            detail = f"{e.code}: {e.message}" if e else "response failed"
+            raise EndpointFault(f"response failed: {detail}", cause=f"response_failed:{e.code if e else ''}")
+        # media plays out in real time after generation ends: wait for the buffer to drain
+        return not self.transport.media_audio or "output_buffer_stopped" in tl.marks
+
+    def _media(self, pcm: bytes, t: int, tl: Timeline) -> bool:
+        """A decoded media frame: part of the response from its first non-silent frame on.
+        True when the response's playout has ended (silence long enough after response.done)."""
+        if "response_created" not in tl.marks or "output_buffer_stopped" in tl.marks:
+            return False
+        silent = is_silent(pcm)
+        if "first_audio_byte" not in tl.marks and silent:
+            return False
+        tl.mark("first_audio_byte", t)
+        tl.out_chunks.append((t, pcm))
+        if not silent:
+            tl.mark("last_audio", t, first=False)
+            self._silent_since = None
+            return False
+        self._silent_since = self._silent_since or t
+        return "response_done" in tl.marks and t - self._silent_since >= MEDIA_TAIL_S * 1e9

@@ -1,0 +1,78 @@
+"""WebSocket transport (websockets, permessage-deflate off: it costs ~0.5 ms a round trip)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.typing import Subprotocol
+
+from bench.common.errors import ConnectFault, ConnectionLost
+from bench.measure.transports.base import Endpoint, Transport
+
+MAX_MESSAGE = 64 * 1024 * 1024
+"""Audio events can be large (15 MiB appends are allowed); do not cut them."""
+
+
+def _status_reason(exc: InvalidStatus) -> str:
+    body = exc.response.body or b""
+    text = body.decode("utf-8", "replace").strip().replace("\n", " ")[:200]
+    return f"handshake rejected with HTTP {exc.response.status_code}" + (f": {text}" if text else "")
+
+
+class WebSocketTransport(Transport):
+    """One WebSocket connection; a reader task stamps every frame as it arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def _open(self, endpoint: Endpoint) -> None:
+        protocols = [Subprotocol(p) for p in endpoint.subprotocols] or None
+        try:
+            self._ws = await asyncio.wait_for(
+                connect(endpoint.url, additional_headers=dict(endpoint.headers),
+                        subprotocols=protocols, compression=None, max_size=MAX_MESSAGE,
+                        open_timeout=None, ping_interval=None),
+                endpoint.connect_timeout_s)
+        except InvalidStatus as exc:
+            raise ConnectFault(_status_reason(exc), cause=f"http_{exc.response.status_code}") from None
+        except TimeoutError:
+            raise ConnectFault(f"no connection within {endpoint.connect_timeout_s:g} s",
+                               cause="connect_timeout") from None
+        except InvalidURI as exc:
+            raise ConnectFault(f"invalid URL {endpoint.url!r}: {exc}", cause="bad_url") from None
+        except (OSError, WebSocketException) as exc:
+            raise ConnectFault(f"cannot connect to {endpoint.url}: {exc}") from None
+        self._reader = asyncio.create_task(self._read(self._ws))
+
+    async def _read(self, ws: ClientConnection) -> None:
+        try:
+            async for message in ws:
+                self._deliver(message if isinstance(message, str) else message.decode("utf-8", "replace"))
+            self._lost(f"closed by the endpoint (code {ws.close_code}, {ws.close_reason or 'no reason'})")
+        except ConnectionClosed as exc:
+            self._lost(f"connection dropped: {exc}")
+        except Exception as exc:  # any reader failure ends the connection, with its cause
+            self._lost(f"connection failed: {type(exc).__name__}: {exc}")
+
+    async def _send(self, text: str) -> None:
+        assert self._ws is not None, "send before connect"
+        try:
+            await self._ws.send(text)
+        except ConnectionClosed as exc:
+            self._lost(f"connection dropped: {exc}")
+            raise ConnectionLost(f"connection dropped while sending: {exc}") from None
+
+    async def _close(self) -> None:
+        if self._ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._ws.close(), 2.0)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+

@@ -1,0 +1,116 @@
+"""Token usage as endpoints report it, and cost from a versioned price table (PROTOCOLS §5)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from bench.common.errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class Usage:
+    """`response.done.response.usage`, flattened. `cached_*` are subsets of the inputs."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    input_text: int = 0
+    input_audio: int = 0
+    input_image: int = 0
+    cached_text: int = 0
+    cached_audio: int = 0
+    cached_image: int = 0
+    output_text: int = 0
+    output_audio: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict[str, int]) -> Usage:
+        return Usage(**{k: int(v) for k, v in d.items() if k in Usage.__dataclass_fields__})
+
+
+def _int(d: Any, key: str) -> int:
+    v = d.get(key) if isinstance(d, dict) else None
+    return int(v) if isinstance(v, (int, float)) else 0
+
+
+def parse_openai_usage(u: dict[str, Any]) -> Usage:
+    """Read OpenAI Realtime usage (GA or beta). When only a total `cached_tokens` is given,
+    it is split between text and audio in proportion to their input counts."""
+    ind, outd = u.get("input_token_details") or {}, u.get("output_token_details") or {}
+    text, audio, image = _int(ind, "text_tokens"), _int(ind, "audio_tokens"), _int(ind, "image_tokens")
+    cached_total = _int(ind, "cached_tokens")
+    cd = ind.get("cached_tokens_details") if isinstance(ind, dict) else None
+    if isinstance(cd, dict):
+        c_text, c_audio, c_image = _int(cd, "text_tokens"), _int(cd, "audio_tokens"), _int(cd, "image_tokens")
+    else:
+        share = audio / (text + audio) if text + audio else 0.0
+        c_audio = round(cached_total * share)
+        c_text, c_image = cached_total - c_audio, 0
+    return Usage(
+        input_tokens=_int(u, "input_tokens"), output_tokens=_int(u, "output_tokens"),
+        input_text=text, input_audio=audio, input_image=image,
+        cached_text=c_text, cached_audio=c_audio, cached_image=c_image,
+        output_text=_int(outd, "text_tokens"), output_audio=_int(outd, "audio_tokens"),
+    )
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per 1M tokens for one model; `None` where the provider publishes no price."""
+
+    model: str
+    text_in: float
+    text_out: float
+    audio_in: float
+    audio_out: float
+    text_cached: float | None = None
+    audio_cached: float | None = None
+    image_in: float | None = None
+    image_cached: float | None = None
+    source: str = ""
+    as_of: str = ""
+
+
+@cache
+def price_table() -> dict[str, Price]:
+    """Model name (and alias) → Price, from the packaged `pricing.json`."""
+    raw = json.loads(resources.files("bench.data").joinpath("pricing.json").read_text())
+    table: dict[str, Price] = {}
+    for name, p in raw["models"].items():
+        fields = {k: v for k, v in p.items() if k in Price.__dataclass_fields__}
+        price = Price(model=name, **fields)
+        for key in [name, *p.get("aliases", [])]:
+            table[key] = price
+    return table
+
+
+def find_price(model: str) -> Price:
+    table = price_table()
+    if model not in table:
+        raise UnknownNameError("pricing model", model, list(table))
+    return table[model]
+
+
+def cost_usd(usage: Usage, model: str | None) -> float | None:
+    """Cost of one response. `None` (never 0) with a warning when the model has no price."""
+    if model is None or model not in price_table():
+        warnings.warn(f"no price for model {model!r}: cost_usd is null", stacklevel=2)
+        return None
+    p = price_table()[model]
+    cached = (p.text_cached, p.audio_cached, p.image_cached)
+    uncached_in = (usage.input_text - usage.cached_text, usage.input_audio - usage.cached_audio,
+                   usage.input_image - usage.cached_image)
+    dollars = uncached_in[0] * p.text_in + uncached_in[1] * p.audio_in
+    dollars += uncached_in[2] * (p.image_in or 0.0)
+    for n, full, cheap in zip((usage.cached_text, usage.cached_audio, usage.cached_image),
+                              (p.text_in, p.audio_in, p.image_in or 0.0), cached, strict=True):
+        dollars += n * (cheap if cheap is not None else full)
+    dollars += usage.output_text * p.text_out + usage.output_audio * p.audio_out
+    return dollars / 1e6

@@ -1,0 +1,1 @@
+"""What to run: the scenario file, the targets, and the matrix of calls they expand to."""

@@ -1,0 +1,162 @@
+"""The matrix: a scenario expanded into the calls a run makes, in the order it makes them.
+
+A call is one connection running one conversation (one or more turns). Repeats are the outer
+loop, so every target and transport is measured across the same window of time.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from bench.common.audio import Clip, read_audio
+from bench.common.errors import ScenarioError
+from bench.corpus.noise import mix_noise
+from bench.corpus.recorded import read_manifest, recorded_utterance
+from bench.corpus.synthetic import synthetic_utterance
+from bench.corpus.utterance import Utterance
+from bench.plan.scenario import LoadedScenario, Scenario, Turn
+from bench.plan.targets import Target
+
+
+@dataclass(frozen=True)
+class TurnSpec:
+    """One user turn: an utterance, or a text message."""
+
+    utterance: Utterance | None
+    text: str | None
+
+    @property
+    def label(self) -> str:
+        return self.utterance.id if self.utterance else "text"
+
+    @property
+    def reference_text(self) -> str:
+        return self.utterance.text if self.utterance else (self.text or "")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    voice: str
+    turns: tuple[TurnSpec, ...]
+    snr_db: float | None = None
+    """Noise mixed into every audio turn at this SNR; None for clean speech."""
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """One cell of the matrix."""
+
+    index: int
+    target: Target
+    transport: str
+    conversation: Conversation
+    repeat: int
+    warmup: bool
+
+    @property
+    def call_id(self) -> str:
+        return f"c{self.index:05d}"
+
+
+def _voices(s: Scenario) -> list[str]:
+    return list(s.corpus.synthetic.voices) if s.corpus and s.corpus.synthetic else []
+
+
+def load_utterances(loaded: LoadedScenario) -> dict[tuple[str, str], Utterance]:
+    """(utterance id, voice) → Utterance; recorded clips have the voice `recorded`."""
+    s, out = loaded.scenario, dict[tuple[str, str], Utterance]()
+    if s.corpus is None:
+        return out
+    if s.corpus.synthetic:
+        syn = s.corpus.synthetic
+        for sentence in syn.sentences:
+            for voice in syn.voices:
+                out[(sentence.id, voice)] = synthetic_utterance(
+                    sentence.id, sentence.text, voice, syn.rate_wpm, syn.lead_silence_ms,
+                    syn.trail_silence_ms)
+    if s.corpus.recorded:
+        rec = s.corpus.recorded
+        manifest = (loaded.base_dir / rec.manifest).resolve()
+        rows = [r for r in read_manifest(manifest) if rec.ids is None or r["id"] in rec.ids]
+        for row in rows[: rec.limit]:
+            out[(str(row["id"]), "recorded")] = recorded_utterance(manifest, row)
+    return out
+
+
+def _conversation_turns(
+    loaded: LoadedScenario, turns: list[Turn], voice: str, utts: dict[tuple[str, str], Utterance]
+) -> tuple[TurnSpec, ...]:
+    out = []
+    for i, t in enumerate(turns):
+        if t.audio is None:
+            out.append(TurnSpec(None, t.text))
+            continue
+        u = utts.get((t.audio, voice)) or utts.get((t.audio, "recorded"))
+        if u is None:
+            known = sorted({k[0] for k in utts})
+            raise ScenarioError(str(loaded.path), None, f"turns.{i}.audio",
+                                f"unknown utterance {t.audio!r}; valid: {', '.join(known)}")
+        out.append(TurnSpec(u, None))
+    return tuple(out)
+
+
+def conversations(loaded: LoadedScenario, utts: dict[tuple[str, str], Utterance]) -> list[Conversation]:
+    s = loaded.scenario
+    if s.turns is not None:
+        has_audio = any(t.audio is not None for t in s.turns)
+        voices = _voices(s) or (["recorded"] if has_audio else ["-"])
+        return [Conversation("conversation", v, _conversation_turns(loaded, s.turns, v, utts))
+                for v in voices]
+    return [Conversation(uid, voice, (TurnSpec(u, None),)) for (uid, voice), u in utts.items()]
+
+
+def _seed(base: int, *parts: object) -> int:
+    return zlib.crc32(repr((base, *parts)).encode())
+
+
+def with_noise(loaded: LoadedScenario, convs: list[Conversation]) -> list[Conversation]:
+    """Every conversation at every SNR of the scenario's `noise:` block (deterministic by seed)."""
+    noise = loaded.scenario.noise
+    if noise is None:
+        return convs
+    clips = [read_audio((loaded.base_dir / p).resolve()) for p in noise.clips]
+    out = []
+    for c in convs:
+        for snr in noise.snr_db:
+            turns = tuple(_noisy(t, clips, snr, _seed(noise.seed, c.id, c.voice, i, snr))
+                          for i, t in enumerate(c.turns))
+            out.append(replace(c, turns=turns, snr_db=snr))
+    return out
+
+
+def _noisy(turn: TurnSpec, clips: list[Clip], snr: float | None, seed: int) -> TurnSpec:
+    u = turn.utterance
+    if u is None or snr is None:
+        return turn
+    return TurnSpec(replace(u, clip=mix_noise(u.clip, clips[seed % len(clips)], snr, seed)), None)
+
+
+def expand(
+    loaded: LoadedScenario, targets: list[Target], utts: dict[tuple[str, str], Utterance],
+    repeats: int | None = None, transports: list[str] | None = None,
+) -> list[CallSpec]:
+    """Warm-up calls first (flagged), then repeats × conversations × targets × transports."""
+    s = loaded.scenario
+    convs = with_noise(loaded, conversations(loaded, utts))
+    trans = transports or list(s.transport)
+
+    def cells() -> Iterator[tuple[Target, str, Conversation, int, bool]]:
+        for t in targets:
+            for tr in trans:
+                for w in range(s.warmup):
+                    yield t, tr, convs[w % len(convs)], -1, True
+        for r in range(repeats or s.repeats):
+            for c in convs:
+                for t in targets:
+                    for tr in trans:
+                        yield t, tr, c, r, False
+
+    return [CallSpec(i, *cell) for i, cell in enumerate(cells())]

@@ -1,0 +1,200 @@
+"""The scenario file: what to send, to whom, over what, how often.
+
+Hand-written YAML is validated with pydantic; every error names the file, the line and the
+field. `expand()` turns a scenario into the matrix of calls the runner executes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bench.common.errors import ScenarioError
+from bench.common.yamlfile import load_yaml, validate
+
+Transport = Literal["websocket", "webrtc"]
+AudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TurnDetection(_Strict):
+    """Server voice-activity detection, or `none` for manual commit."""
+
+    type: Literal["server_vad", "none"] = "server_vad"
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+    prefix_padding_ms: int = Field(300, ge=0, le=5000)
+    silence_duration_ms: int = Field(500, ge=0, le=10000)
+
+
+class SessionSettings(_Strict):
+    """What `session.update` asks of the endpoint."""
+
+    voice: str | None = None
+    instructions: str | None = None
+    output_modalities: list[Literal["audio", "text"]] = ["audio"]
+    audio_format: AudioFormat = "pcm16"
+    turn_detection: TurnDetection = TurnDetection()
+    speed: float | None = Field(None, ge=0.25, le=1.5)
+    input_transcription: str | None = Field(
+        None, description="transcription model for the endpoint's own input transcript"
+    )
+
+
+class Sentence(_Strict):
+    id: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+
+class SyntheticCorpus(_Strict):
+    """Sentences spoken by espeak-ng voices."""
+
+    voices: list[str] = Field(default_factory=lambda: ["en-us"], min_length=1)
+    rate_wpm: int = Field(175, ge=80, le=450)
+    lead_silence_ms: int = Field(300, ge=0, le=5000)
+    trail_silence_ms: int = Field(300, ge=0, le=5000)
+    sentences: list[Sentence] = Field(min_length=1)
+
+
+class RecordedCorpus(_Strict):
+    """A JSONL manifest of recorded clips (path or URL, exact transcript)."""
+
+    manifest: str
+    ids: list[str] | None = None
+    limit: int | None = Field(None, ge=1)
+
+
+class Corpus(_Strict):
+    synthetic: SyntheticCorpus | None = None
+    recorded: RecordedCorpus | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Corpus:
+        if self.synthetic is None and self.recorded is None:
+            raise ValueError("give `synthetic` or `recorded` (or both)")
+        return self
+
+
+class Noise(_Strict):
+    """Noise mixed into every audio turn at each SNR (speech level measured on active speech)."""
+
+    clips: list[str] = Field(min_length=1, description="noise WAV/FLAC paths, relative to the scenario")
+    snr_db: list[float | None] = Field(default_factory=lambda: list[float | None]([None]), min_length=1,
+                                       description="SNRs in dB; null = clean speech")
+    seed: int = 0
+
+
+class Quality(_Strict):
+    """Quality scoring, done after the calls so it never disturbs a latency measurement."""
+
+    transcriber: str | None = Field(
+        None, description="backend for whisper_wer/output_wer: openai-compatible, faster-whisper, "
+                          "openai-whisper, pocketsphinx (reported as baseline_wer, never as Whisper)")
+    transcriber_options: dict[str, Any] = Field(default_factory=dict)
+    pesq: Literal["wb", "nb", "both"] = "wb"
+    """Which PESQ to compute when a `compare:` block names a reference target."""
+    dnsmos: bool = False
+    """Non-intrusive DNSMOS of every output (needs the `dnsmos` extra)."""
+    workers: int = Field(1, ge=1, le=64)
+    """Scoring processes."""
+
+
+class Compare(_Strict):
+    """A reference build and candidates (e.g. fp16 vs int8, int4): every candidate's output is
+    scored with PESQ against the reference's output for the same turn."""
+
+    reference: str
+    candidates: list[str] = Field(min_length=1)
+
+
+class Turn(_Strict):
+    """One user turn: an utterance from the corpus (by id) or a text message."""
+
+    audio: str | None = None
+    text: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Turn:
+        if (self.audio is None) == (self.text is None):
+            raise ValueError("a turn has exactly one of `audio` (an utterance id) or `text`")
+        return self
+
+
+class Scenario(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    targets: list[str] = Field(default_factory=lambda: ["reference"], min_length=1)
+    transport: list[Transport] = Field(default_factory=lambda: list[Transport](["websocket"]), min_length=1)
+    session: SessionSettings = SessionSettings()
+    corpus: Corpus | None = Field(None, description="required unless every turn is text")
+    turns: list[Turn] | None = Field(
+        None, description="one conversation of these turns; default: one call per utterance"
+    )
+    repeats: int = Field(1, ge=1, le=100_000)
+    warmup: int = Field(0, ge=0, le=1000)
+    concurrency: int = Field(1, ge=1, le=1000)
+    pace: Literal["realtime", "burst"] = "realtime"
+    noise: Noise | None = None
+    quality: Quality | None = None
+    compare: Compare | None = None
+    turn_timeout_s: float = Field(30.0, gt=0, le=3600)
+    connect_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="bounds connecting: WebSocket handshake, or SDP + ICE + DTLS")
+
+    @field_validator("transport", "targets", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _corpus_when_audio(self) -> Scenario:
+        text_only = self.turns is not None and all(t.audio is None for t in self.turns)
+        if self.corpus is None and not text_only:
+            raise ValueError("`corpus` is required (give synthetic sentences or a recorded manifest)"
+                             " unless every turn is text")
+        return self
+
+    @model_validator(mode="after")
+    def _compare_targets(self) -> Scenario:
+        if self.compare is not None:
+            missing = [t for t in [self.compare.reference, *self.compare.candidates] if t not in self.targets]
+            if missing:
+                raise ValueError(f"compare names {missing} but targets are {self.targets}")
+        return self
+
+
+@dataclass(frozen=True)
+class LoadedScenario:
+    """A validated scenario with where it came from."""
+
+    scenario: Scenario
+    path: Path
+    text: str
+    """The file's text as read (stored in the run's manifest)."""
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths inside the scenario resolve against its folder."""
+        return self.path.parent
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read and validate a scenario file; raise ScenarioError naming file:line and field."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(str(p), None, "", "no such scenario file")
+    text = p.read_text(encoding="utf-8")
+    data, lines = load_yaml(p, text)
+    if not isinstance(data, dict):
+        raise ScenarioError(str(p), 1, "", "a scenario is a YAML mapping (name:, corpus:, ...)")
+    return LoadedScenario(validate(Scenario, data, lines, str(p)), p, text)

@@ -1,0 +1,146 @@
+"""Named endpoints: where to connect, which dialect, which model, which env var holds the key.
+
+Targets come from the built-in table below and from a targets file (YAML, `--targets FILE`,
+`$RTBENCH_TARGETS`, or `./targets.yaml`). A target string that is a `ws://` or `wss://` URL is
+an ad-hoc target. Keys are read from the environment at connect time and never stored.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict
+
+from bench.common.errors import MissingApiKeyError, ScenarioError, UnknownNameError
+from bench.common.yamlfile import load_yaml, validate
+
+Dialect = Literal["auto", "openai-ga", "openai-beta"]
+Auth = Literal["bearer", "api-key", "subprotocol", "none"]
+
+REFERENCE = "reference"
+"""The built-in reference endpoint, started in-process when a run needs it."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One endpoint to measure."""
+
+    name: str
+    """Name used in results and reports."""
+    url: str | None
+    """`ws://` / `wss://` URL of the realtime endpoint; None for the in-process reference."""
+    dialect: Dialect = "auto"
+    """Wire dialect; `auto` detects GA vs beta from `session.created`."""
+    model: str | None = None
+    """Model to ask for (`?model=`); also the pricing key unless `pricing` is set."""
+    api_key_env: str | None = None
+    """Name of the environment variable that holds the API key (never the key itself)."""
+    auth: Auth = "bearer"
+    """How the key is sent: `Authorization: Bearer`, Azure `api-key`, or browser subprotocol."""
+    pricing: str | None = None
+    """Key into the price table; defaults to `model`."""
+    variant: str | None = None
+    """Label of the build measured (e.g. `fp16`, `int8`); groups are split by it."""
+
+    @property
+    def pricing_key(self) -> str | None:
+        return self.pricing or self.model
+
+    def public(self) -> dict[str, Any]:
+        """What may be written to results: everything but secrets (there are none here)."""
+        return asdict(self)
+
+    def api_key(self) -> str | None:
+        """The key from the environment, or MissingApiKeyError naming the variable."""
+        if self.api_key_env is None:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise MissingApiKeyError(self.name, self.api_key_env)
+        return key
+
+
+BUILTIN: dict[str, Target] = {
+    REFERENCE: Target(REFERENCE, None, "auto", "ref-realtime", None, "none", "gpt-realtime", "ref-fp16"),
+    **{v: Target(v, None, "auto", "ref-realtime", None, "none", "gpt-realtime", v)
+       for v in ("ref-fp16", "ref-int8", "ref-int4")},
+    "openai": Target("openai", "wss://api.openai.com/v1/realtime", "openai-ga", "gpt-realtime",
+                     "OPENAI_API_KEY"),
+    "openai-mini": Target("openai-mini", "wss://api.openai.com/v1/realtime", "openai-ga",
+                          "gpt-realtime-mini", "OPENAI_API_KEY"),
+}
+"""Targets that need no targets file. `reference` and `ref-*` are the built-in reference endpoint
+(`ref-int8`/`ref-int4`: its quantized variants), priced as gpt-realtime so the cost pipeline is
+exercised; reports label that price as simulated."""
+
+
+class _TargetEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    dialect: Dialect = "auto"
+    model: str | None = None
+    api_key_env: str | None = None
+    auth: Auth = "bearer"
+    pricing: str | None = None
+    variant: str | None = None
+
+
+def load_targets_file(path: str | Path) -> dict[str, Target]:
+    """Read `targets: {name: {url, dialect, model, api_key_env, auth, pricing, variant}}`."""
+    data, lines = load_yaml(path)
+    entries = data.get("targets") if isinstance(data, dict) else None
+    if not isinstance(entries, dict):
+        raise ScenarioError(str(path), 1, "targets", "expected a mapping `targets: {name: {...}}`")
+    out: dict[str, Target] = {}
+    for name, raw in entries.items():
+        e = validate(_TargetEntry, raw, lines, str(path), ("targets", name))
+        _check_url(e.url, f"{path}: targets.{name}.url")
+        out[str(name)] = Target(str(name), **e.model_dump())
+    return out
+
+
+def _check_url(url: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ScenarioError(where, None, "", f"{url!r} is not a ws:// or wss:// URL")
+
+
+def default_targets_file() -> Path | None:
+    env = os.environ.get("RTBENCH_TARGETS")
+    if env:
+        return Path(env)
+    local = Path("targets.yaml")
+    return local if local.is_file() else None
+
+
+@dataclass(frozen=True)
+class TargetBook:
+    """Every known target: built-ins overlaid by a targets file."""
+
+    targets: dict[str, Target]
+
+    @staticmethod
+    def load(path: str | Path | None = None) -> TargetBook:
+        book = dict(BUILTIN)
+        file = Path(path) if path is not None else default_targets_file()
+        if file is not None:
+            if not file.is_file():
+                raise ScenarioError(str(file), None, "", "no such targets file")
+            book.update(load_targets_file(file))
+        return TargetBook(book)
+
+    def resolve(self, spec: str, api_key_env: str | None = None) -> Target:
+        """A target by name, or an ad-hoc one for a ws:// / wss:// URL."""
+        if spec in self.targets:
+            t = self.targets[spec]
+            return replace(t, api_key_env=api_key_env) if api_key_env else t
+        if spec.startswith(("ws://", "wss://")):
+            _check_url(spec, "--target")
+            host = urlsplit(spec)
+            query_model = dict(p.split("=", 1) for p in host.query.split("&") if "=" in p)
+            return Target(host.netloc, spec, "auto", query_model.get("model"), api_key_env)
+        raise UnknownNameError("target", spec, list(self.targets))
