@@ -12,10 +12,13 @@ The error-rate rule compares the failed-turn proportions: a regression when the 
 exceeds the baseline's by more than the threshold (absolute, in proportion: 0.02 = 2 points)
 and a one-sided Fisher exact test gives p < alpha.
 
-A rule is **undecidable** when either side has fewer than `min_samples` values, the metric is
-missing (a rule marked `optional` is skipped instead when neither run has it), or a run failed
-(no successful measured turn). A rule is **noisy** (a warning, not a verdict) when the CI of the
-difference is wider than its threshold: such a sample cannot resolve a change of that size.
+A rule is **skipped** when neither run has its metric (e.g. `cost_usd` of a URL target with no
+known model: two runs of the same endpoint must still be able to pass); the skip carries a visible
+note unless the rule is marked `optional` (quality metrics exist only in quality scenarios). A rule
+is **undecidable** when either side has fewer than `min_samples` values (one side missing the
+metric included), or a run failed (no successful measured turn). A rule is **noisy** (a warning,
+not a verdict) when the CI of the difference is wider than its threshold: such a sample cannot
+resolve a change of that size.
 
 Exit code: 1 if any rule regressed, else 2 if any was undecidable, else 0.
 """
@@ -120,9 +123,10 @@ def _missing(rule: MetricRule, group: str, a: GroupSamples, b: GroupSamples,
              min_n: int) -> RuleResult | None:
     """A skipped or undecidable result when the samples cannot decide the rule."""
     na, nb = (len(g.metrics.get(rule.metric, ())) for g in (a, b))
-    if rule.optional and na == 0 and nb == 0:
-        return RuleResult(rule.label, group, Verdict.SKIPPED, "metric in neither run (optional rule)",
-                          rule.threshold_text)
+    if na == 0 and nb == 0:
+        note = () if rule.optional else (f"{rule.metric} is in neither run: rule skipped",)
+        return RuleResult(rule.label, group, Verdict.SKIPPED, f"{rule.metric} is in neither run",
+                          rule.threshold_text, warnings=note)
     if na < min_n or nb < min_n:
         why = "metric missing" if min(na, nb) == 0 else "too few samples"
         return RuleResult(rule.label, group, Verdict.UNDECIDABLE,

@@ -13,6 +13,7 @@ error_rate: {absolute: 0.02}                             # +2 points of failed t
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -22,8 +23,16 @@ from bench.common.errors import ScenarioError
 from bench.common.yamlfile import load_yaml, validate
 from bench.metrics.registry import METRICS
 
-DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "ci" / "gate.yaml"
-"""The policy `rtbench gate` uses without --policy (in a checkout)."""
+WORKDIR_POLICY = Path("ci") / "gate.yaml"
+"""The policy `rtbench gate` and `compare` use without --policy, relative to the working directory."""
+
+
+def default_policy() -> Path:
+    """`./ci/gate.yaml` when the working directory has one (a checkout, or a project keeping its
+    own policy), else the copy shipped in the package (`bench/data/gate.yaml`, the same file)."""
+    if WORKDIR_POLICY.is_file():
+        return WORKDIR_POLICY
+    return Path(str(resources.files("bench.data").joinpath("gate.yaml")))
 
 
 class _Strict(BaseModel):
@@ -40,7 +49,8 @@ class MetricRule(_Strict):
     relative: float | None = Field(None, gt=0, description="threshold as a fraction of the baseline")
     absolute: float | None = Field(None, gt=0, description="threshold in the metric's unit")
     min_samples: int | None = Field(None, ge=2)
-    optional: bool = Field(False, description="skip (not undecidable) when neither run has the metric")
+    optional: bool = Field(False, description="no warning when the rule is skipped because neither "
+                           "run has the metric (such a rule is always skipped, never undecidable)")
     name: str | None = Field(None, min_length=1, description="test name; default metric.stat")
 
     @model_validator(mode="after")

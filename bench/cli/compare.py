@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.analysis.compare import Comparison, Row, compare_runs, comparison_data
-from bench.analysis.policy import DEFAULT_POLICY, load_policy
+from bench.analysis.policy import default_policy, load_policy
 from bench.analysis.significance import STATS
 from bench.common.formats import Formats, Rendered, dump_json, emit, num, pct, pvalue, signed
 from bench.report.compare_html import write_compare
@@ -36,9 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stat", default="p50", choices=list(STATS),
                         help="statistic whose change is tested (default: p50)")
     parser.add_argument("--alpha", type=float, default=0.01, help="significance level (default: 0.01)")
-    parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY, metavar="FILE",
+    parser.add_argument("--policy", type=Path, metavar="FILE",
                         help="gate policy whose rule directions say which way is better for metrics "
-                             "the registry does not know (default: ci/gate.yaml, when present)")
+                             "the registry does not know (default: ./ci/gate.yaml, else the built-in copy)")
     parser.add_argument("--format", "-f", default="table", choices=FORMATS.names, help="output format")
     parser.add_argument("--out", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout")
     parser.add_argument("--html", type=Path, metavar="FILE",
@@ -112,11 +112,9 @@ FORMATS: Formats[Comparison] = Formats(
 """Output formats of `rtbench compare`."""
 
 
-def directions(policy: Path) -> dict[str, str]:
-    """Metric → better direction, from the rules of a gate policy (none when it is absent)."""
-    if policy == DEFAULT_POLICY and not policy.is_file():
-        return {}
-    return {r.metric: r.direction for r in load_policy(policy).rules if r.direction}
+def directions(policy: Path | None) -> dict[str, str]:
+    """Metric → better direction, from the rules of a gate policy (default: `default_policy()`)."""
+    return {r.metric: r.direction for r in load_policy(policy or default_policy()).rules if r.direction}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,11 +12,12 @@ import argparse
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from bench.analysis.gate import GateResult, RuleResult, Verdict, gate_data, gate_runs
-from bench.analysis.policy import DEFAULT_POLICY, load_policy
+from bench.analysis.policy import default_policy, load_policy
 from bench.common.formats import Formats, Rendered, dump_json, emit, num, pvalue, signed
 
 NAME = "gate"
@@ -35,8 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the baseline run directory")
     parser.add_argument("--candidate", "-c", required=True, type=Path, metavar="RUN_DIR",
                         help="the candidate run directory")
-    parser.add_argument("--policy", "-p", type=Path, default=DEFAULT_POLICY, metavar="FILE",
-                        help="gate policy YAML (default: ci/gate.yaml)")
+    parser.add_argument("--policy", "-p", type=Path, metavar="FILE",
+                        help="gate policy YAML (default: ./ci/gate.yaml, else the built-in copy of it)")
     parser.add_argument("--format", "-f", default="table", choices=FORMATS.names, help="output format")
     parser.add_argument("--out", "-o", type=Path, metavar="FILE", help="write to FILE instead of stdout")
 
@@ -66,10 +67,34 @@ def _groups(g: GateResult) -> dict[str, list[RuleResult]]:
 
 
 def _notes(g: GateResult) -> list[str]:
-    """Why each rule that did not pass decided as it did, then the noise warnings."""
+    """Why each rule that neither passed nor was skipped decided as it did, then the warnings
+    (noise, and a rule skipped because neither run has its metric)."""
     why = [f"{r.group} · {r.rule}: {r.verdict.value}: {r.reason}" for r in g.results
-           if r.verdict is not Verdict.PASS]
+           if r.verdict in (Verdict.REGRESSION, Verdict.UNDECIDABLE)]
     return why + [f"warning: {r.group} · {r.rule}: {w}" for r in g.results for w in r.warnings]
+
+
+def _terminal_cells(r: RuleResult) -> list[Text | str]:
+    """Rule (threshold under it), baseline, candidate, Δ (CI under it), p: fits 80 columns."""
+    rule = Text(r.rule, no_wrap=True)
+    rule.append(f"\nlimit {r.threshold}", style="dim")
+    c = r.change
+    if c is None:
+        return [rule, "—", "—", "—", "—"]
+    delta = f"{_diff(c.stat, c.diff)}\n[{_diff(c.stat, c.diff_ci.low)}, {_diff(c.stat, c.diff_ci.high)}]"
+    a, b = (f"{x:.1%}" if c.stat == "rate" else num(x) for x in (c.a, c.b))
+    return [rule, a, b, delta, pvalue(c.p_value)]
+
+
+def _group_table(group: str, results: list[RuleResult]) -> Table:
+    table = Table(title=group, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("rule", no_wrap=True)
+    for h in ("baseline", "candidate", "Δ [95% CI]", "p"):
+        table.add_column(h, justify="right", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    for r in results:
+        table.add_row(*_terminal_cells(r), Text(r.verdict.value, style=COLOURS[r.verdict]))
+    return table
 
 
 def render_table(g: GateResult) -> Rendered:
@@ -77,13 +102,7 @@ def render_table(g: GateResult) -> Rendered:
 
     parts: list[Table | Text] = [Text(f"gate: {g.outcome.upper()} · baseline {g.baseline} · candidate "
                                       f"{g.candidate} · policy {g.policy} · α = {g.alpha}", style="bold")]
-    for group, results in _groups(g).items():
-        table = Table(title=group, title_justify="left")
-        for h in HEADERS:
-            table.add_column(h, justify="left" if h in ("rule", "threshold", "verdict") else "right")
-        for r in results:
-            table.add_row(*_cells(r), Text(r.verdict.value, style=COLOURS[r.verdict]))
-        parts.append(table)
+    parts += [_group_table(group, results) for group, results in _groups(g).items()]
     parts += [Text(n, style="yellow" if n.startswith("warning") else "") for n in _notes(g)]
     return Group(*parts)
 
@@ -148,7 +167,7 @@ def shown(path: Path) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
-    result = gate_runs(policy, args.baseline, args.candidate, shown(args.policy))
+    path = args.policy or default_policy()
+    result = gate_runs(load_policy(path), args.baseline, args.candidate, shown(path))
     emit(FORMATS.get(args.format)(result), args.out)
     return result.exit_code

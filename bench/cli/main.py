@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -15,15 +17,28 @@ COMMANDS: tuple[ModuleType, ...] = (run, serve, report, compare, gate, history, 
 """The subcommands, in the order `--help` lists them."""
 
 
+class ParagraphFormatter(argparse.HelpFormatter):
+    """Help text keeps its paragraphs (blank-line separated) and its indented blocks (usage
+    examples) as written; other paragraphs are refilled to the terminal's width."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = re.split(r"\n\s*\n", textwrap.dedent(text).strip("\n"))
+        return "\n\n".join(p if p.startswith(" ") else textwrap.fill(
+            " ".join(p.split()), width, initial_indent=indent, subsequent_indent=indent)
+            for p in paragraphs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtbench",
         description="Measure realtime speech-to-speech endpoints: latency, quality, cost.",
+        formatter_class=ParagraphFormatter,
     )
     parser.add_argument("--version", action="version", version=f"realtime-bench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__)
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__,
+                           formatter_class=ParagraphFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

@@ -1,8 +1,9 @@
 """Run a scenario against one or more targets and write a run directory with an HTML report.
 
 With no target the built-in reference endpoint is started on 127.0.0.1 (in a child process,
-so its work never disturbs the measurement) and stopped after. Exit 0 when the run completes,
-1 when every measured turn failed, 2 on a user error.
+so its work never disturbs the measurement) and stopped after. Exit 0 when every group (target
+× transport × variant) has at least one successful measured turn; 1 when any group has none
+(e.g. every WebRTC call refused with http_401); 2 on a user error.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench.analysis.stats import describe
-from bench.analysis.summary import summarize
+from bench.analysis.summary import GroupKey, group_key, summarize
 from bench.cli.common import print_summary
 from bench.common.errors import UnknownNameError
 from bench.measure.runner import TRANSPORTS, Runner, RunOptions
@@ -68,10 +69,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_targets(args: argparse.Namespace, loaded: LoadedScenario) -> list[Target]:
     book = TargetBook.load(args.targets)
     specs = args.target or loaded.scenario.targets
-    targets = [book.resolve(s, args.api_key_env) for s in specs]
+    return [book.resolve(s, args.api_key_env) for s in specs]
+
+
+def check_keys(targets: list[Target]) -> None:
+    """Fail now, naming the variable, not after the run started (only when calls will be made)."""
     for t in targets:
-        t.api_key()  # fail now, naming the variable, not after the run started
-    return targets
+        t.api_key()
 
 
 def check_transports(names: list[str]) -> None:
@@ -82,11 +86,13 @@ def check_transports(names: list[str]) -> None:
 
 def matrix_table(calls: list[CallSpec]) -> Table:
     table = Table(title=f"{len(calls)} calls, {sum(len(c.conversation.turns) for c in calls)} turns")
-    for col in ("call", "target", "transport", "voice", "turns", "repeat", "warm-up"):
+    for col in ("call", "target", "transport", "voice", "SNR dB", "turns", "repeat", "warm-up"):
         table.add_column(col)
     for c in calls:
         labels = ", ".join(t.label for t in c.conversation.turns)
-        table.add_row(c.call_id, c.target.name, c.transport, c.conversation.voice, labels,
+        snr = c.conversation.snr_db
+        table.add_row(c.call_id, c.target.name, c.transport, c.conversation.voice,
+                      "clean" if snr is None else f"{snr:g}", labels,
                       str(c.repeat) if c.repeat >= 0 else "—", "yes" if c.warmup else "")
     return table
 
@@ -131,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         console.print(matrix_table(calls))
         return 0
+    check_keys(targets)
     run_id = new_run_id(s.name)
     out = args.out or Path("reports") / run_id
     options = RunOptions(run_id, paced=(args.pace or s.pace) == "realtime",
@@ -185,5 +192,13 @@ def _finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: floa
     console.print(f"{len(records)} turns in {wall_s:.1f} s · harness event-loop lag p99 "
                   f"{p99:.2f} ms" if p99 is not None else f"{len(records)} turns in {wall_s:.1f} s")
     print(report.resolve(), flush=True)
-    measured = [r for r in records if not r.warmup]
-    return 1 if measured and not any(r.ok for r in measured) else 0
+    return exit_code(records)
+
+
+def exit_code(records: list[TurnRecord]) -> int:
+    """1 when any group (target × transport × variant) has no successful measured turn, else 0."""
+    ok: dict[GroupKey, bool] = {}
+    for r in records:
+        if not r.warmup:
+            ok[group_key(r)] = ok.get(group_key(r), False) or r.ok
+    return 0 if all(ok.values()) else 1

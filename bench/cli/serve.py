@@ -91,6 +91,8 @@ async def _serve(config: RefServerConfig) -> None:
     print(f"reference endpoint listening on {url}", flush=True)
     print(f"WebRTC: POST {server.base_url}/v1/realtime/calls (SDP offer), "
           f"POST {server.base_url}/v1/realtime/client_secrets (ephemeral keys)", flush=True)
+    print(f"transcriptions: POST {server.base_url}/v1/audio/transcriptions (OpenAI-compatible; "
+          "model pocketsphinx)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):

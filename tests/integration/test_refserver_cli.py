@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 import websockets
 
 from bench.cli import serve
 from bench.cli.main import build_parser
+from bench.common.audio import silence, write_wav
 from bench.common.errors import UserError
 
 pytestmark = pytest.mark.integration
@@ -32,10 +34,24 @@ async def test_serve_prints_url_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Pat
         url = line.rsplit(" ", 1)[1]
         async with websockets.connect(url, compression=None) as ws:
             assert json.loads(await ws.recv())["type"] == "session.created"
+        proc.stdout.readline()  # WebRTC
+        said = proc.stdout.readline()
+        assert said.startswith("transcriptions: POST http://127.0.0.1:")
+        await _transcribes(said.split()[2], tmp_path)
     finally:
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0 and "Traceback" not in stderr
+
+
+async def _transcribes(url: str, tmp_path: Path) -> None:
+    """The printed transcription URL answers a real OpenAI-style upload."""
+    wav = tmp_path / "s.wav"
+    write_wav(wav, silence(0.5, 16000))
+    form = aiohttp.FormData({"model": "pocketsphinx"})
+    form.add_field("file", wav.read_bytes(), filename="s.wav", content_type="audio/wav")
+    async with aiohttp.ClientSession() as http, http.post(url, data=form) as resp:
+        assert resp.status == 200 and "text" in await resp.json()
 
 
 def test_flags_map_onto_the_config(tmp_path: Path) -> None:

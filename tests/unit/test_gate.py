@@ -81,12 +81,25 @@ def test_higher_is_better_metric_from_the_policy_direction() -> None:
     assert rule.threshold_text == "−0.2"
 
 
-def test_missing_metric_is_undecidable_unless_optional_and_absent_in_both() -> None:
+def test_metric_missing_on_one_side_is_undecidable() -> None:
     a, b = group(v2v_ms=lognormal(1, 1000, 30)), group(ttfb_ms=lognormal(2, 1000, 30))
     assert one(V2V_P95, a, b).verdict is Verdict.UNDECIDABLE
     rule = MetricRule(metric="pesq_wb", stat="mean", absolute=0.2, direction="higher", optional=True)
-    assert one(rule, a, a).verdict is Verdict.SKIPPED
     assert one(rule, group(pesq_wb=np.full(30, 3.0)), a).verdict is Verdict.UNDECIDABLE
+
+
+def test_metric_missing_on_both_sides_is_skipped_with_a_note_so_the_gate_can_pass() -> None:
+    """E.g. cost_usd of a URL target without ?model=: two runs of one endpoint must be able to pass."""
+    a, b = group(v2v_ms=lognormal(1, 1000, 30)), group(v2v_ms=lognormal(2, 1000, 30))
+    cost = MetricRule(metric="cost_usd", stat="mean", relative=0.05)
+    policy = Policy(rules=[V2V_P95, cost])
+    results = judge_group(policy, a, b)
+    assert [r.verdict for r in results] == [Verdict.PASS, Verdict.SKIPPED]
+    assert results[1].warnings == ("cost_usd is in neither run: rule skipped",)
+    assert GateResult("a", "b", "p", 0.01, tuple(results)).exit_code == 0
+    optional = MetricRule(metric="pesq_wb", stat="mean", absolute=0.2, direction="higher", optional=True)
+    quiet = one(optional, a, b)
+    assert quiet.verdict is Verdict.SKIPPED and quiet.warnings == ()
 
 
 def test_a_run_with_no_successful_turn_makes_every_rule_undecidable() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.analysis.policy import DEFAULT_POLICY, load_policy
+from bench.analysis.policy import default_policy, load_policy
 from bench.common.errors import ScenarioError, UserError
 
 GOOD = """\
@@ -31,8 +31,31 @@ def _error(tmp_path: Path, text: str) -> str:
     return str(exc.value)
 
 
-def test_default_policy_loads_with_the_documented_rules() -> None:
-    policy = load_policy(DEFAULT_POLICY)
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "bench" / "data" / "gate.yaml"
+
+
+def test_the_shipped_policy_is_ci_gate_yaml() -> None:
+    """The package carries a copy of ci/gate.yaml (used outside a checkout): they cannot drift."""
+    assert SHIPPED.read_bytes() == (ROOT / "ci" / "gate.yaml").read_bytes(), \
+        "copy ci/gate.yaml to bench/data/gate.yaml"
+
+
+def test_default_policy_is_found_from_the_working_directory(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    shipped = default_policy()
+    assert shipped.resolve() == SHIPPED.resolve() and load_policy(shipped).rules
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "gate.yaml").write_text(GOOD.format(extra=""))
+    mine = default_policy()
+    assert mine.resolve() == (tmp_path / "ci" / "gate.yaml").resolve()
+    assert [r.label for r in load_policy(mine).rules] == ["v2v_ms.p95"]
+
+
+def test_default_policy_loads_with_the_documented_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    policy = load_policy(default_policy())
     rules = {r.label: r for r in policy.rules}
     assert policy.alpha == 0.01 and policy.min_samples == 10
     assert rules["v2v_ms.p95"].relative == 0.10 and rules["ttfb_ms.p50"].relative == 0.05
