@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from bench.analysis.groups import GroupSamples, RunSamples, load_run, match_groups
+from bench.analysis.groups import GroupSamples, RunSamples, load_run, match_groups, metric_names
 from bench.analysis.significance import Change, Sample, get_stat, measure_change, statistic
 from bench.common.errors import UserError
 from bench.common.formats import rounded
@@ -100,12 +100,11 @@ def _p(sample: Sample | None, q: str) -> float | None:
     return statistic(sample, q) if sample is not None and len(sample) else None
 
 
-def metric_names(groups: list[GroupSamples], wanted: list[str] | None) -> list[str]:
-    """The wanted metrics, or every metric in the groups: registry order first, then by name."""
+def compared_metrics(groups: list[GroupSamples], wanted: list[str] | None) -> list[str]:
+    """The wanted metrics, or every metric in the groups (registry order first, then by name)."""
     if wanted:
         return list(dict.fromkeys(wanted))
-    present = {n for g in groups for n in g.metrics if not n.endswith("_ref_words")}
-    return [n for n in METRICS if n in present] + sorted(present - set(METRICS))
+    return metric_names(n for g in groups for n in g.metrics)
 
 
 def compare_metric(a: GroupSamples, b: GroupSamples, candidate: str, metric: str, stat: str,
@@ -132,7 +131,7 @@ def compare_runs(run_dirs: list[Path], metrics: list[str] | None = None, stat: s
         pairs = match_groups(base, other)
         if not pairs:
             raise UserError(f"{other.path}: no group matches a group of the baseline {base.path}")
-        names = metric_names([g for pair in pairs for g in pair], metrics)
+        names = compared_metrics([g for pair in pairs for g in pair], metrics)
         rows += [compare_metric(a, b, other.run_id, m, stat, alpha, directions)
                  for a, b in pairs for m in names]
     return Comparison(RunInfo.of(base), tuple(RunInfo.of(o) for o in others), stat, alpha, tuple(rows))

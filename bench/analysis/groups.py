@@ -1,47 +1,193 @@
-"""Raw per-metric samples of a stored run, grouped by target × transport × variant.
+"""Grouping and aggregation, once, for summary.json, compare, gate and the report.
 
-Compare and gate test raw samples, not summaries, so they read `calls.jsonl` through the
-results store. Every metric found in the records is kept, known to the registry or not.
+A run's turns (a `TurnTable`) are grouped by target × transport × variant in order of first
+appearance. A group holds its measured (non-warm-up) turns as columns: one value per turn and
+metric (NaN when the turn failed or did not measure it), the WER edits and normalized reference
+words, the SNR, failures by cause. Every statistic anyone shows is computed here or in
+`bench.analysis.stats` from these columns, so the same data gives the same figure everywhere:
+pooled WER is Σ edits ÷ Σ normalized reference words, in the summary, the report and the gate's
+`pooled` statistic alike.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
 from bench.analysis.significance import Sample
-from bench.analysis.summary import GroupKey, group_key
+from bench.analysis.stats import percentile
 from bench.common.errors import UserError
+from bench.results.columns import TurnTable, read_table, registry_order
 from bench.results.records import TurnRecord
-from bench.results.store import MANIFEST, load_records, read_json
+from bench.results.store import MANIFEST, read_json
+
+GroupKey = tuple[str, str, str]
+Column = npt.NDArray[np.float64]
+SnrKey = float | None
+"""An input SNR in dB; None for clean speech."""
+GROUP_FIELDS = ("target", "transport", "variant")
 
 
-def _words(text: str | None) -> float:
-    return float(len((text or "").split()))
+def group_key(r: TurnRecord) -> GroupKey:
+    """The group of one record."""
+    return (r.target, r.transport, r.variant)
 
 
-WEIGHTS: dict[str, Callable[[TurnRecord], float]] = {
-    "output_wer": lambda r: _words(r.output_transcript),
-}
-"""Metric → the weight of one turn for the `pooled` statistic. WER metrics not listed here are
-weighted by the words of the corpus reference text; a record's own `<metric>_ref_words` metric,
-when present, wins over both."""
+def group_label(key: GroupKey) -> str:
+    """`target/transport/variant`: how a group is named in every output."""
+    return "/".join(key)
 
 
-def weight_of(metric: str, record: TurnRecord) -> float:
-    own = record.metrics.get(f"{metric}_ref_words")
-    if own is not None:
-        return float(own)
-    if metric in WEIGHTS:
-        return WEIGHTS[metric](record)
-    return _words(record.reference_text)
+def metric_names(names: Iterable[str]) -> list[str]:
+    """Metric names, registry order first, then by name, without repeats."""
+    return sorted(set(names), key=registry_order)
 
 
 @dataclass(frozen=True)
+class Group:
+    """The measured turns of one target × transport × variant, as columns."""
+
+    key: GroupKey
+    """(target, transport, variant)."""
+    order: int
+    """Position among the run's groups (first appearance in calls.jsonl)."""
+    model: str | None
+    """The model of its first turn."""
+    rows: npt.NDArray[np.int64]
+    """Row numbers in the table of the measured turns, in order."""
+    warmup_turns: int
+    """Warm-up turns (stored, left out of every aggregate)."""
+    ok: npt.NDArray[np.bool_]
+    """Per measured turn: did it succeed."""
+    snr: Column
+    """Per measured turn: input SNR in dB (NaN: clean speech)."""
+    metrics: dict[str, Column]
+    """Metric → one value per measured turn (NaN when failed or not measured)."""
+    wer: dict[str, tuple[Column, Column]]
+    """WER metric → (edits, normalized reference words) per measured turn."""
+    causes: dict[str, int]
+    """Failure cause → measured turns, most frequent first."""
+    examples: dict[str, str]
+    """Failure cause → the first message seen (endpoint text: escape when shown)."""
+    backends: dict[str, str]
+    """Metric → the transcriber or scorer that produced it."""
+    usage: dict[str, int]
+    """Usage key → tokens over the successful measured turns."""
+    calls_with_cost: int
+    """Distinct calls with a known cost."""
+
+    @property
+    def label(self) -> str:
+        return group_label(self.key)
+
+    @property
+    def turns(self) -> int:
+        return len(self.rows)
+
+    @property
+    def failed(self) -> int:
+        return int((~self.ok).sum())
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.failed / self.turns if self.turns else None
+
+    def at(self, snr: SnrKey) -> npt.NDArray[np.bool_]:
+        """Mask of the measured turns at an SNR."""
+        return np.isnan(self.snr) if snr is None else self.snr == snr
+
+    def values(self, metric: str, mask: npt.NDArray[np.bool_] | None = None) -> Column:
+        """The finite values of a metric (what every statistic is computed on)."""
+        col = self.metrics.get(metric)
+        if col is None:
+            return np.empty(0)
+        keep = np.isfinite(col) if mask is None else np.isfinite(col) & mask
+        return col[keep]
+
+    def percentile(self, metric: str, q: float, mask: npt.NDArray[np.bool_] | None = None) -> float | None:
+        v = self.values(metric, mask)
+        return percentile(v, q) if len(v) else None
+
+    def pooled_wer(self, metric: str, snr: SnrKey | bool = False) -> float | None:
+        """Σ edits ÷ Σ normalized reference words over the turns with a value (`snr`: only at
+        that SNR; the default False: every turn)."""
+        if metric not in self.wer:
+            return None
+        edits, words = self.wer[metric]
+        keep = np.isfinite(edits) & np.isfinite(words) & np.isfinite(self.metrics[metric])
+        if snr is not False:
+            keep &= self.at(snr)
+        total = float(words[keep].sum())
+        return float(edits[keep].sum()) / total if total else None
+
+    def sample(self, metric: str) -> Sample:
+        """Values of the successful turns, weighted (WER metrics) by normalized reference words."""
+        col = self.metrics[metric]
+        keep = np.isfinite(col)
+        weights = tuple(self.wer[metric][1][keep].tolist()) if metric in self.wer else ()
+        return Sample(tuple(col[keep].tolist()), weights)
+
+    def snr_levels(self) -> list[SnrKey]:
+        """Clean first, then from the highest SNR down."""
+        levels = {None if np.isnan(s) else float(s) for s in np.unique(self.snr)}
+        return sorted(levels, key=lambda s: (s is not None, -(s or 0.0)))
+
+
+def _counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
+    return {str(k): int(v) for k, v in frame[column].value_counts(sort=True).items() if v}
+
+
+def _examples(failed: pd.DataFrame) -> dict[str, str]:
+    first = failed.drop_duplicates("cause")
+    return {str(c): "" if pd.isna(m) else str(m)
+            for c, m in zip(first["cause"], first["message"], strict=True)}
+
+
+def _backends(table: TurnTable, rows: npt.NDArray[np.int64]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for code in np.unique(table.backend_code[rows]):
+        out.update(table.backends[int(code)])
+    return out
+
+
+def _group(table: TurnTable, order: int, rows: npt.NDArray[np.int64]) -> Group:
+    first = table.frame.iloc[int(rows[0])]
+    measured = rows[~table.frame["warmup"].to_numpy(dtype=bool)[rows]]
+    m = table.frame.iloc[measured]
+    ok = m["ok"].to_numpy(dtype=bool)
+    cols = {n: table.column(n)[measured] for n in table.metrics}
+    wer = {n: (table.column(f"{n}.edits")[measured], table.column(f"{n}.words")[measured])
+           for n in table.metrics if f"{n}.words" in table.frame}
+    cost = cols.get("cost_usd")
+    return Group(
+        key=(str(first["target"]), str(first["transport"]), str(first["variant"])), order=order,
+        model=None if pd.isna(first["model"]) else str(first["model"]), rows=measured,
+        warmup_turns=len(rows) - len(measured), ok=ok, snr=m["snr_db"].to_numpy(dtype=float),
+        metrics=cols, wer=wer, causes=_counts(m[~ok], "cause"), examples=_examples(m[~ok]),
+        backends=_backends(table, measured[ok]),
+        usage={k: int(np.nansum(table.column(f"usage.{k}")[measured[ok]])) for k in table.usage()},
+        calls_with_cost=int(m["call_id"][np.isfinite(cost)].nunique()) if cost is not None else 0)
+
+
+def groups_of(table: TurnTable) -> list[Group]:
+    """The groups of a run, in order of first appearance."""
+    if not len(table):
+        return []
+    by = table.frame.groupby(list(GROUP_FIELDS), sort=False, observed=True).indices
+    ordered = sorted(by.values(), key=lambda rows: int(rows[0]))
+    return [_group(table, k, np.asarray(rows, dtype=np.int64)) for k, rows in enumerate(ordered)]
+
+
+# --- compare and gate: raw samples ------------------------------------------------------------
+
+@dataclass(frozen=True)
 class GroupSamples:
-    """The measured turns of one group of one run."""
+    """The measured turns of one group of one run, as compare and gate test them."""
 
     key: GroupKey
     """(target, transport, variant)."""
@@ -50,11 +196,16 @@ class GroupSamples:
     failed: int
     """Measured turns that failed."""
     metrics: dict[str, Sample]
-    """Metric name → values of the successful measured turns (None values left out)."""
+    """Metric name → values of the successful measured turns (WER weighted by normalized words)."""
 
     @property
     def label(self) -> str:
         return group_label(self.key)
+
+    @staticmethod
+    def of(g: Group) -> GroupSamples:
+        return GroupSamples(g.key, g.turns, g.failed,
+                            {n: g.sample(n) for n in g.metrics if np.isfinite(g.metrics[n]).any()})
 
 
 @dataclass(frozen=True)
@@ -73,35 +224,17 @@ class RunSamples:
     """Groups in the order they first appear in calls.jsonl."""
 
 
-def group_label(key: GroupKey) -> str:
-    return "/".join(key)
-
-
-def group_samples(records: list[TurnRecord]) -> GroupSamples:
-    measured = [r for r in records if not r.warmup]
-    ok = [r for r in measured if r.ok]
-    names = dict.fromkeys(n for r in ok for n, v in r.metrics.items() if v is not None)
-    metrics = {}
-    for name in names:
-        pairs = [(v, weight_of(name, r)) for r in ok if (v := r.metrics.get(name)) is not None]
-        metrics[name] = Sample(tuple(float(v) for v, _ in pairs), tuple(w for _, w in pairs))
-    return GroupSamples(group_key(records[0]), len(measured), len(measured) - len(ok), metrics)
-
-
 def load_run(run_dir: Path) -> RunSamples:
-    """Read a run directory's manifest and records."""
+    """Read a run directory's manifest and turns."""
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run directory")
     manifest = read_json(run_dir / MANIFEST) if (run_dir / MANIFEST).is_file() else {}
-    by_key: dict[GroupKey, list[TurnRecord]] = defaultdict(list)
-    for r in load_records(run_dir, chunks=False):
-        by_key[group_key(r)].append(r)
     scenario = manifest.get("scenario")
     return RunSamples(
         run_id=str(manifest.get("run_id") or run_dir.name), path=run_dir,
         scenario=scenario.get("name") if isinstance(scenario, dict) else None,
         started_at=manifest.get("started_at"),
-        groups={k: group_samples(v) for k, v in by_key.items()},
+        groups={g.key: GroupSamples.of(g) for g in groups_of(read_table(run_dir))},
     )
 
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench.common.errors import UserError
 from bench.results.store import MANIFEST, SUMMARY, read_json
+from bench.results.summary import STAT_NAMES, GroupSummary, read_summary
 
 DEFAULT_DB = Path("reports") / "history.sqlite"
 VERDICTS = ("baseline", "pass", "regression", "undecidable")
@@ -46,7 +46,7 @@ def _to_v1(conn: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_to_v1,)
 """Step i brings a database from user_version i to i + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
-STATS = ("n", "errors", "mean", "std", "min", "p50", "p90", "p95", "p99", "max")
+STATS = STAT_NAMES
 """Aggregates stored per metric (the scalar ones of summary.json)."""
 
 
@@ -80,28 +80,27 @@ def open_db(path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _insert_group(conn: sqlite3.Connection, run_id: str, g: dict[str, Any]) -> None:
+def _insert_group(conn: sqlite3.Connection, run_id: str, g: GroupSummary) -> None:
     cur = conn.execute(
         "INSERT INTO groups (run_id, target, transport, variant, turns, failed) VALUES (?, ?, ?, ?, ?, ?)",
-        (run_id, g["target"], g["transport"], g["variant"], g["turns"], g["failed"]))
-    rows = [(cur.lastrowid, metric, stat, m.get(stat))
-            for metric, m in g.get("metrics", {}).items() for stat in STATS]
+        (run_id, g.target, g.transport, g.variant, g.turns, g.failed))
+    rows = [(cur.lastrowid, metric, stat, m.stat(stat)) for metric, m in g.metrics.items() for stat in STATS]
     conn.executemany("INSERT INTO stats VALUES (?, ?, ?, ?)", rows)
 
 
 def add_run(conn: sqlite3.Connection, run_dir: Path, verdict: str | None = None) -> str:
     """Store (or replace) one run from its summary.json and manifest.json; return its id."""
-    summary = read_json(run_dir / SUMMARY)
+    summary = read_summary(run_dir / SUMMARY)
     manifest = read_json(run_dir / MANIFEST) if (run_dir / MANIFEST).is_file() else {}
-    run_id = str(summary.get("run_id") or manifest.get("run_id") or run_dir.name)
-    scenario = summary.get("scenario") or (manifest.get("scenario") or {}).get("name")
+    run_id = str(summary.run_id or manifest.get("run_id") or run_dir.name)
+    scenario = summary.scenario or (manifest.get("scenario") or {}).get("name")
     sha = (manifest.get("harness") or {}).get("git_sha")
     with conn:
         conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
         conn.execute("INSERT INTO runs (run_id, started_at, scenario, git_sha, run_dir, verdict) "
                      "VALUES (?, ?, ?, ?, ?, ?)",
                      (run_id, manifest.get("started_at"), scenario, sha, str(run_dir.resolve()), verdict))
-        for g in summary.get("groups", []):
+        for g in summary.groups:
             _insert_group(conn, run_id, g)
     return run_id
 

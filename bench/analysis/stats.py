@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.stats import binom
+
+from bench.results.summary import Interval, MetricStats
 
 Values = Sequence[float] | npt.NDArray[np.float64]
 
@@ -56,18 +57,13 @@ def bootstrap_ci(
     return float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))
 
 
-def describe(values: Values, errors: int = 0) -> dict[str, Any]:
+def describe(values: Values, errors: int = 0) -> MetricStats:
     """n, errors, mean, std, min, p50..p99, max, and CIs for p50 and p95 (None where n = 0)."""
     x = np.asarray(values, dtype=float)
-    out: dict[str, Any] = {"n": len(x), "errors": errors}
     if len(x) == 0:
-        out.update(dict.fromkeys(["mean", "std", "min", *[f"p{q}" for q in PERCENTILES], "max"]))
-        return out
-    out.update(mean=float(x.mean()), std=float(x.std(ddof=1)) if len(x) > 1 else 0.0,
-               min=float(x.min()), max=float(x.max()))
-    for q in PERCENTILES:
-        out[f"p{q}"] = percentile(x, q)
-    for q in CI_PERCENTILES:
-        ci = bootstrap_ci(x, q)
-        out[f"p{q}_ci"] = list(ci) if ci else None
-    return out
+        return MetricStats(0, errors)
+    q = dict(zip(PERCENTILES, np.percentile(x, PERCENTILES).tolist(), strict=True))
+    ci = {f"p{p}_ci": Interval(*c) if (c := bootstrap_ci(x, p)) else None for p in CI_PERCENTILES}
+    return MetricStats(
+        n=len(x), errors=errors, mean=float(x.mean()), std=float(x.std(ddof=1)) if len(x) > 1 else 0.0,
+        min=float(x.min()), max=float(x.max()), p50=q[50], p90=q[90], p95=q[95], p99=q[99], **ci)

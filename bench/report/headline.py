@@ -10,9 +10,9 @@ from typing import Literal
 
 import numpy as np
 
+from bench.analysis.groups import Group, metric_names
+from bench.common.formats import fmt
 from bench.metrics.registry import METRICS
-from bench.report.data import Group, registry_order
-from bench.report.fmt import fmt
 
 Better = Literal["lower", "higher"]
 
@@ -64,15 +64,10 @@ def make_row(label: str, title: str, better: Better | None, values: Sequence[flo
     return Row(label, title, better, cells)
 
 
-def percentile(g: Group, metric: str, q: float) -> float | None:
-    v = g.values(metric)
-    return float(np.percentile(v, q)) if len(v) else None
-
-
 def cost_per_call(g: Group) -> float | None:
     """Total cost ÷ calls that have a cost (None when no price is known)."""
     cost = g.values("cost_usd")
-    return float(cost.sum()) / len(g.calls_with_cost) if len(cost) and g.calls_with_cost else None
+    return float(cost.sum()) / g.calls_with_cost if len(cost) and g.calls_with_cost else None
 
 
 def cost_per_audio_minute(g: Group) -> float | None:
@@ -85,14 +80,10 @@ def cost_per_audio_minute(g: Group) -> float | None:
     return float(cost[both].sum()) / minutes if minutes > 0 else None
 
 
-def error_rate(g: Group) -> float | None:
-    return g.failed / g.turns if g.turns else None
-
-
 def _latency_rows(groups: Sequence[Group]) -> list[Row]:
     spec = (("v2v_ms", 50, "voice-to-voice p50 (ms)"), ("v2v_ms", 95, "voice-to-voice p95 (ms)"),
             ("ttft_ms", 50, "time to first text p50 (ms)"), ("ttfb_ms", 50, "time to first audio p50 (ms)"))
-    return [make_row(label, METRICS[m].label, "lower", [percentile(g, m, q) for g in groups], "ms")
+    return [make_row(label, METRICS[m].label, "lower", [g.percentile(m, q) for g in groups], "ms")
             for m, q, label in spec]
 
 
@@ -104,7 +95,7 @@ def _cost_rows(groups: Sequence[Group]) -> list[Row]:
 
 
 def _wer_rows(groups: Sequence[Group]) -> list[Row]:
-    names = sorted({n for g in groups for n in g.wer}, key=registry_order)
+    names = metric_names(n for g in groups for n in g.wer if g.pooled_wer(n) is not None)
     return [make_row(f"{WER_NAMES.get(n, n)} (pooled)", "total edits ÷ total reference words; "
                      "the transcriber is named beside each value", "lower",
                      [g.pooled_wer(n) for g in groups], "pct", [g.backends.get(n, "") for g in groups])
@@ -114,7 +105,7 @@ def _wer_rows(groups: Sequence[Group]) -> list[Row]:
 def _quality_rows(groups: Sequence[Group]) -> list[Row]:
     rows = []
     for m, name in QUALITY.items():
-        values = [percentile(g, m, 50) for g in groups]
+        values = [g.percentile(m, 50) for g in groups]
         if any(v is not None for v in values):
             rows.append(make_row(f"{name} p50 (MOS)", METRICS[m].label, METRICS[m].better, values, "mos",
                                  [g.backends.get(m, "") for g in groups]))
@@ -123,6 +114,6 @@ def _quality_rows(groups: Sequence[Group]) -> list[Row]:
 
 def headline(groups: Sequence[Group]) -> list[Row]:
     """Every headline row; WER and quality rows only where some group measured them."""
-    errors = make_row("error rate", "failed ÷ measured turns", "lower", [error_rate(g) for g in groups],
+    errors = make_row("error rate", "failed ÷ measured turns", "lower", [g.error_rate for g in groups],
                       "pct")
     return [*_latency_rows(groups), errors, *_cost_rows(groups), *_wer_rows(groups), *_quality_rows(groups)]

@@ -11,11 +11,11 @@ from typing import Any
 
 from markupsafe import Markup
 
-from bench.analysis.summary import GroupKey
+from bench.analysis.groups import Group, GroupKey, SnrKey, groups_of
 from bench.metrics.registry import METRICS
 from bench.report import plots
 from bench.report.clips import SECONDS, turn_clips
-from bench.report.data import Group, SnrKey, collect, registry_order
+from bench.report.data import colour
 from bench.report.headline import headline
 from bench.report.page import environment
 from bench.report.tables import (
@@ -32,8 +32,9 @@ from bench.report.tables import (
 )
 from bench.report.transport import MOST, TransportPair, transport_pairs
 from bench.report.waterfall import Highlight, highlights, phases
-from bench.results.records import TurnRecord
+from bench.results.columns import TurnTable
 from bench.results.store import REPORT
+from bench.results.summary import Summary
 
 PLOTTED = ("v2v_ms", "ttft_ms", "ttfb_ms", "e2e_ms")
 TURN_ROWS = 300
@@ -52,7 +53,7 @@ def _svg(text: str | None) -> Markup | None:
 def latency_figures(groups: Sequence[Group]) -> list[dict[str, Any]]:
     out = []
     for metric in PLOTTED:
-        series = [plots.Series(g.label, g.colour, g.values(metric)) for g in groups]
+        series = [plots.Series(g.label, colour(g), g.values(metric)) for g in groups]
         svg = plots.distribution(series, f"{metric} (ms)")
         if svg:
             out.append({"metric": metric, "label": METRICS[metric].label, "svg": _svg(svg)})
@@ -81,10 +82,10 @@ def snr_section(groups: Sequence[Group]) -> Item | None:
         return None
 
     def lines(fn: Callable[[Group, SnrKey], float | None]) -> list[plots.Line]:
-        return [plots.Line(g.label, g.colour, [fn(g, s) for s in levels]) for g in groups]
+        return [plots.Line(g.label, colour(g), [fn(g, s) for s in levels]) for g in groups]
 
     panels = [("v2v p50 (ms)", lines(lambda g, s: snr_p50(g, "v2v_ms", s)))]
-    for name in sorted({n for g in groups for n in g.wer}, key=registry_order)[:3]:
+    for name, _ in wer_columns(groups)[:3]:
         panels.append((f"{name} pooled (%)", lines(_wer_at(name))))
     svg = plots.by_snr([snr_label(s) for s in levels], panels)
     return {"svg": _svg(svg), "rows": snr_rows(groups, levels), "wer": wer_columns(groups)}
@@ -93,7 +94,7 @@ def snr_section(groups: Sequence[Group]) -> Item | None:
 def _wer_at(metric: str) -> Callable[[Group, SnrKey], float | None]:
     """Pooled WER in percent at an SNR."""
     def at(g: Group, snr: SnrKey) -> float | None:
-        wer = g.pooled_wer_at(metric, snr)
+        wer = g.pooled_wer(metric, snr)
         return None if wer is None else 100 * wer
 
     return at
@@ -104,31 +105,30 @@ def transport_section(groups: Sequence[Group]) -> list[Item]:
 
 
 def _transport_plot(pair: TransportPair) -> str | None:
-    rows = [(d.metric, d.change.diff, d.change.diff_ci.low, d.change.diff_ci.high, pair.b.colour)
+    rows = [(d.metric, d.change.diff, d.change.diff_ci.low, d.change.diff_ci.high, colour(pair.b))
             for d in pair.latency]
     return plots.intervals(rows, f"Δ p50, {pair.b.key[1]} − {pair.a.key[1]} (ms)")
 
 
-def render(manifest: dict[str, Any], summary: dict[str, Any], records: list[TurnRecord],
-           run_dir: Path | None = None) -> str:
-    """The page; `run_dir` (where the audio files are) is needed for the audio samples only."""
-    groups = collect(records)
-    picked = highlights(groups, records, WATERFALLS)
+def render(manifest: dict[str, Any], summary: Summary, table: TurnTable, run_dir: Path | None = None) -> str:
+    """The page; `run_dir` (where the audio files are) is needed for the audio samples only. Full
+    records are read only for the turns shown (the turn table and the waterfalls)."""
+    groups = groups_of(table)
+    picked = highlights(groups, table, WATERFALLS)
     return environment().get_template("report.html.j2").render(
         manifest=manifest, scenario=manifest.get("scenario") or {}, harness=manifest.get("harness") or {},
         summary=summary, groups=groups, headline=headline(groups),
         latency=latency_figures(groups), waterfalls=waterfall_items(run_dir, picked),
         throughput=[throughput_row(g) for g in groups], snr=snr_section(groups),
         transports=transport_section(groups), errors=error_rows(groups),
-        turns=turn_rows(records, TURN_ROWS), total_turns=len(records),
+        turns=turn_rows(table.records(range(min(TURN_ROWS, len(table))))), total_turns=len(table),
         setup=[setup_row(g) for g in groups],
         run_info=flat({"machine": manifest.get("machine", {}), "options": manifest.get("options", {})}),
         targets=manifest.get("targets", []), metrics=METRICS, clip_seconds=SECONDS,
         transport_most=MOST)
 
 
-def write_report(run_dir: Path, manifest: dict[str, Any], summary: dict[str, Any],
-                 records: list[TurnRecord]) -> Path:
+def write_report(run_dir: Path, manifest: dict[str, Any], summary: Summary, table: TurnTable) -> Path:
     path = run_dir / REPORT
-    path.write_text(render(manifest, summary, records, run_dir), encoding="utf-8")
+    path.write_text(render(manifest, summary, table, run_dir), encoding="utf-8")
     return path

@@ -12,8 +12,8 @@ from importlib.resources import files
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from bench.common.formats import pct, pvalue, signed
-from bench.report.fmt import fmt, fmt_unit, signed_fmt, sort_key, when
+from bench.common.formats import fmt, fmt_unit, pct, pvalue, signed, signed_fmt, sort_key, when
+from bench.report.data import colour
 
 
 @cache
@@ -29,8 +29,7 @@ def environment() -> Environment:
                       autoescape=select_autoescape(["html", "j2"], default_for_string=True),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fmt=fmt, fmt_unit=fmt_unit, sv=sort_key, when=when, signed=signed, change=pct,
-                       sfmt=signed_fmt,
-                       pvalue=pvalue)
+                       sfmt=signed_fmt, pvalue=pvalue, colour=colour)
     script, digest = sort_script()
     env.globals.update(script=script, script_hash=digest)
     return env

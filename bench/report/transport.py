@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from bench.analysis.groups import Group
 from bench.analysis.significance import Array, Change, Sample, measure_change
-from bench.report.data import Group
 
 LATENCY = ("v2v_ms", "ttfb_ms", "ttft_ms", "e2e_ms", "vad_ms")
 SETUP = ("connect_ms", "session_ms")

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.analysis.groups import Group
 from bench.metrics.latency import anchor_name
-from bench.report.data import Group
+from bench.results.columns import TurnTable
 from bench.results.records import TurnRecord
 
 ANCHOR = "<anchor>"
@@ -81,13 +82,15 @@ def picks(g: Group) -> list[tuple[str, str, int]]:
     median = float(np.median(values))
     typical = int(finite[np.argmin(np.abs(values - median))])
     slowest = int(finite[np.argmax(values)])
-    out = [("typical", metric, g.index[typical])]
+    out = [("typical", metric, int(g.rows[typical]))]
     if slowest != typical:
-        out.append(("slowest", metric, g.index[slowest]))
+        out.append(("slowest", metric, int(g.rows[slowest])))
     return out
 
 
-def highlights(groups: Sequence[Group], records: Sequence[TurnRecord], most: int) -> list[Highlight]:
-    """Typical and slowest turns of the first groups, at most `most` turns in all."""
-    out = [Highlight(g, kind, metric, records[i]) for g in groups for kind, metric, i in picks(g)]
-    return out[:most]
+def highlights(groups: Sequence[Group], table: TurnTable, most: int) -> list[Highlight]:
+    """Typical and slowest turns of the first groups, at most `most` turns in all (only their
+    records are read)."""
+    chosen = [(g, kind, metric, i) for g in groups for kind, metric, i in picks(g)][:most]
+    records = table.records(i for *_, i in chosen)
+    return [Highlight(g, kind, metric, r) for (g, kind, metric, _), r in zip(chosen, records, strict=True)]

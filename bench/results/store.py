@@ -32,7 +32,8 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path, newest: int = SCHEMA_VERSION) -> dict[str, Any]:
+    """A JSON object from a run directory; `newest`: the highest schema_version this harness reads."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -41,7 +42,7 @@ def read_json(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object")
-    if int(data.get("schema_version", 1)) > SCHEMA_VERSION:
+    if int(data.get("schema_version", 1)) > newest:
         raise UserError(f"{path}: schema_version {data['schema_version']} is newer than this harness")
     return data
 

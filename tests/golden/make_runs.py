@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.analysis.summary import summarize
+from bench.results.columns import table_of
 from bench.results.records import TurnError, TurnRecord
 from bench.results.store import CALLS, MANIFEST, SUMMARY, write_json
+from bench.results.summary import write_summary
 
 HERE = Path(__file__).resolve().parent / "runs"
 SENTENCES = {"weather": "What is the weather like today?", "timer": "Set a timer for ten minutes.",
@@ -82,7 +84,7 @@ def make_run(name: str, seed: int, repeats: int, slow: float, pesq: float, ower:
     manifest = {"schema_version": 1, "run_id": name, "started_at": "2025-01-01T00:00:00+00:00",
                 "scenario": {"name": "golden"}, "harness": {"version": "0.1.0", "git_sha": "0" * 40}}
     write_json(out / MANIFEST, manifest)
-    write_json(out / SUMMARY, summarize(records, {"run_id": name, "scenario": "golden", "harness": {}}))
+    write_summary(out / SUMMARY, summarize(table_of(records), name, "golden"))
 
 
 def json_line(r: TurnRecord) -> str:

@@ -13,20 +13,21 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.analysis.groups import Group, groups_of
 from bench.analysis.summary import summarize
 from bench.common.audio import Clip, read_audio, write_wav
+from bench.common.formats import fmt, when
 from bench.report import plots, transport
 from bench.report.clips import RATE as SAMPLE_RATE
 from bench.report.clips import SECONDS, turn_clips
-from bench.report.data import collect
-from bench.report.fmt import fmt, when
 from bench.report.headline import best_flags, cost_per_audio_minute, cost_per_call, headline
 from bench.report.html import TURN_ROWS, render
 from bench.report.page import sort_script
 from bench.report.tables import snr_levels, snr_rows
 from bench.report.transport import transport_pairs
 from bench.report.waterfall import highlights, phases
-from bench.results.records import TurnError, TurnRecord
+from bench.results.columns import table_of
+from bench.results.records import RecordQuality, TurnError, TurnRecord
 from bench.results.store import load_records
 
 RUNS = Path(__file__).resolve().parents[1] / "golden" / "runs"
@@ -47,8 +48,13 @@ def rec(n: int = 0, metrics: dict[str, float | None] | None = None, **kw: Any) -
     return TurnRecord(**base)
 
 
+def collect(records: list[TurnRecord]) -> list[Group]:
+    return groups_of(table_of(records))
+
+
 def page(records: list[TurnRecord], manifest: dict[str, Any] | None = None) -> str:
-    return render(manifest or {}, summarize(records, {"run_id": "r"}), records)
+    table = table_of(records)
+    return render(manifest or {}, summarize(table, "r", None), table)
 
 
 # --- escaping -----------------------------------------------------------------------------------
@@ -118,7 +124,7 @@ def test_waterfall_manual_turns_anchor_on_input_end_and_skip_missing_marks() -> 
 
 def test_highlights_are_the_median_and_slowest_turns() -> None:
     records = [rec(k, {"v2v_ms": v}) for k, v in enumerate([500.0, 900.0, 520.0, 480.0, 510.0])]
-    picked = highlights(collect(records), records, most=8)
+    picked = highlights(collect(records), table_of(records), most=8)
     assert [(h.kind, h.record.call_id) for h in picked] == [("typical", "c004"), ("slowest", "c001")]
 
 
@@ -192,13 +198,16 @@ def test_golden_runs_side_by_side() -> None:
 # --- noise and transports ----------------------------------------------------------------------
 
 def _wer(edits: int, words: int) -> dict[str, int]:
-    return {"substitutions": edits, "deletions": 0, "insertions": 0, "reference_words": words}
+    return {"substitutions": edits, "deletions": 0, "insertions": 0, "hits": words - edits,
+            "reference_words": words}
 
 
 def test_snr_section_pools_wer_per_level() -> None:
-    records = [rec(k, {"v2v_ms": 500.0 + 100 * (k % 2)}, snr_db=None if k % 2 == 0 else 10.0,
-                   quality={"backends": {"baseline_wer": "pocketsphinx"},
-                            "wer": {"baseline_wer": _wer(k % 2 + 1, 4)}}) for k in range(6)]
+    records = [rec(k, {"v2v_ms": 500.0 + 100 * (k % 2), "baseline_wer": (k % 2 + 1) / 4},
+                   snr_db=None if k % 2 == 0 else 10.0,
+                   quality=RecordQuality.from_json({"backends": {"baseline_wer": "pocketsphinx"},
+                                                    "wer": {"baseline_wer": _wer(k % 2 + 1, 4)}}))
+               for k in range(6)]
     groups = collect(records)
     assert snr_levels(groups) == [None, 10.0]
     clean, noisy = snr_rows(groups, snr_levels(groups))
