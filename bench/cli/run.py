@@ -15,6 +15,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -27,12 +28,15 @@ from bench.analysis.summary import GroupKey, group_key, summarize
 from bench.cli.common import print_summary
 from bench.common.errors import UnknownNameError
 from bench.measure.runner import TRANSPORTS, Runner, RunOptions
-from bench.metrics.quality import needs_quality, score_run
+from bench.metrics.quality import check_quality, needs_quality, score_run
+from bench.metrics.registry import fingerprint
+from bench.metrics.spec import RunPlan
 from bench.plan.matrix import CallSpec, expand, load_utterances
 from bench.plan.scenario import LoadedScenario, load_scenario
-from bench.plan.targets import REFERENCE, Target, TargetBook
+from bench.plan.targets import Target, TargetBook
 from bench.report.html import write_report
 from bench.results.machine import harness_info, machine_info
+from bench.results.manifest import SIMULATED, Manifest, PriceApplied, ScenarioInfo, TargetInfo
 from bench.results.records import TurnRecord
 from bench.results.store import SUMMARY, RunStore, load_records, new_run_id, write_json
 
@@ -113,23 +117,23 @@ def endpoints(targets: list[Target]) -> Iterator[dict[str, str]]:
 
 
 def _manifest(loaded: LoadedScenario, run_id: str, targets: list[Target], args: argparse.Namespace,
-              options: RunOptions) -> dict[str, object]:
-    return {
-        "run_id": run_id, "harness": harness_info(), "machine": machine_info(),
-        "scenario": {"name": loaded.scenario.name, "path": str(loaded.path), "sha256": loaded.sha256,
-                     "text": loaded.text},
-        "targets": [t.public() for t in targets], "argv": sys.argv[1:],
-        "options": {"paced": options.paced, "concurrency": options.concurrency},
-        "started_at": dt.datetime.now(dt.UTC).isoformat(),
-        "notes": ["reference target priced as gpt-realtime (simulated cost)"]
-        if any(t.name == REFERENCE for t in targets) else [],
-    }
+              options: RunOptions) -> Manifest:
+    infos = tuple(TargetInfo(t.name, t.public(), PriceApplied.lookup(t.pricing_key, simulated=t.url is None))
+                  for t in targets)
+    simulated = [t for t in infos if t.price.simulated and t.price.model]
+    return Manifest(
+        run_id, ScenarioInfo(loaded.scenario.name, str(loaded.path), loaded.sha256, loaded.text), infos,
+        harness_info(), machine_info(), tuple(sys.argv[1:]),
+        {"paced": options.paced, "concurrency": options.concurrency, "save_audio": options.save_audio},
+        tuple(f"{t.name}: {SIMULATED.format(key=t.price.key)}" for t in simulated), fingerprint(),
+        dt.datetime.now(dt.UTC).isoformat())
 
 
 def run(args: argparse.Namespace) -> int:
     loaded = load_scenario(args.scenario or default_scenario())
     s = loaded.scenario
     targets = resolve_targets(args, loaded)
+    check_quality(s, RunPlan(tuple(t.name for t in targets), not args.no_audio, keys=not args.dry_run))
     transports = args.transport or list(s.transport)
     check_transports(transports)
     console = Console(stderr=False)
@@ -144,15 +148,15 @@ def run(args: argparse.Namespace) -> int:
                          concurrency=args.concurrency or s.concurrency, save_audio=not args.no_audio)
     store = RunStore(out)
     manifest = _manifest(loaded, run_id, targets, args, options)
-    store.write_manifest(manifest)
+    store.write_manifest(manifest.to_json())
     started = time.perf_counter()
     with endpoints(targets) as urls:
         runner = Runner(loaded, store, options, urls)
         _execute(runner, calls, console)
     store.close()
-    manifest["ended_at"] = dt.datetime.now(dt.UTC).isoformat()
-    store.write_manifest(manifest)
-    return _finish(out, manifest, runner, time.perf_counter() - started, console)
+    manifest = replace(manifest, ended_at=dt.datetime.now(dt.UTC).isoformat())
+    store.write_manifest(manifest.to_json())
+    return _finish(out, manifest.to_json(), runner, time.perf_counter() - started, console)
 
 
 def _execute(runner: Runner, calls: list[CallSpec], console: Console) -> None:
@@ -179,7 +183,7 @@ def _finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: floa
     records = load_records(out, chunks=scoring)  # scoring rewrites calls.jsonl: keep everything
     if scoring:
         console.print("scoring quality (after the calls, so it disturbs no measurement)…")
-        records = score_run(out, runner.loaded.scenario, records)
+        records = score_run(out, runner.loaded.scenario, records, runner.options.save_audio)
     lag = describe(runner.lag.samples_ms)
     harness = {"wall_s": round(wall_s, 3), "loop_lag_ms": {k: lag[k] for k in ("n", "p50", "p99", "max")}}
     summary = summarize(records, {"run_id": manifest["run_id"],

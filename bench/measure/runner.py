@@ -18,8 +18,9 @@ from bench.measure.session import Session, SessionOptions, WireCache
 from bench.measure.timeline import Timeline
 from bench.measure.transports.base import Endpoint, Transport, now_ns
 from bench.measure.transports.websocket import WebSocketTransport
-from bench.metrics.cost import cost_usd
-from bench.metrics.latency import first_audible_ns, latency_metrics, throughput_metrics
+from bench.metrics.latency import first_audible_ns
+from bench.metrics.registry import measure_metrics
+from bench.metrics.spec import TurnInputs
 from bench.plan.matrix import CallSpec, TurnSpec
 from bench.plan.scenario import LoadedScenario
 from bench.plan.targets import Target
@@ -209,8 +210,8 @@ class Runner:
                 tl.mark("first_audible", fa)
         origin = session.open_marks.get("connect_start", min(tl.marks.values(), default=0))
         marks = {k: (v - origin) / 1e6 for k, v in sorted(tl.marks.items(), key=lambda kv: kv[1])}
-        metrics = {**latency_metrics(marks, tl.mode), **throughput_metrics(marks, out.seconds, tl.usage)}
-        metrics["cost_usd"] = cost_usd(tl.usage, call.target.pricing_key) if tl.usage else None
+        inputs = TurnInputs(tl.mode, marks, tl.usage, sizes, out.rate, call.target.pricing_key)
+        metrics = measure_metrics(inputs)
         audio = self._save_audio(call, i, tl, out, fmt) if self.options.save_audio else {}
         return TurnRecord(
             run_id=self.options.run_id, call_id=call.call_id, turn=i, target=call.target.name,
@@ -224,7 +225,7 @@ class Runner:
             response_status=tl.status,
             output_chunks=[((t - origin) / 1e6, n)
                            for (t, _), n in zip(tl.out_chunks, sizes, strict=True)],
-            audio=audio, started_at=started, snr_db=call.conversation.snr_db)
+            audio=audio, started_at=started, snr_db=call.conversation.snr_db, output_rate=out.rate)
 
     def _save_audio(self, call: CallSpec, i: int, tl: Timeline, out: Any, fmt: str) -> dict[str, str]:
         paths, name = {}, f"{call.call_id}-t{i}"

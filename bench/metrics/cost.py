@@ -7,9 +7,13 @@ import warnings
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common.errors import UnknownNameError
+from bench.metrics.spec import Family, Metric
+
+if TYPE_CHECKING:
+    from bench.metrics.spec import TurnInputs
 
 
 @dataclass(frozen=True)
@@ -114,3 +118,24 @@ def cost_usd(usage: Usage, model: str | None) -> float | None:
         dollars += n * (cheap if cheap is not None else full)
     dollars += usage.output_text * p.text_out + usage.output_audio * p.audio_out
     return dollars / 1e6
+
+
+def price_for(key: str | None) -> Price | None:
+    """The price table entry for a pricing key (model name or alias), or None."""
+    return price_table().get(key) if key is not None else None
+
+
+def _cost(t: TurnInputs) -> dict[str, float | None]:
+    priced = t.usage is not None and price_for(t.price_key) is not None
+    return {"cost_usd": cost_usd(t.usage, t.price_key) if priced and t.usage else None}
+
+
+COST = Family(
+    "cost",
+    (Metric("cost_usd", "USD", "lower", "cost of the response from usage × the price table",
+            definition="usage × the target's price table entry (uncached input, cached input, output; "
+                       "text, audio, image separately); null, never 0, when no price applies "
+                       "(the run's manifest says which entry applied, or why none)"),),
+    "measure", compute=_cost, computable=lambda t: t.usage is not None,
+    about="Dollars per turn from the usage the endpoint reported and `bench/data/pricing.json`.")
+"""Cost per turn; a record stored without usage keeps the value it was written with."""

@@ -14,12 +14,17 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.common.audio import Clip, resample
 from bench.common.errors import QualityError, UserError
+from bench.metrics.spec import Details, Family, Metric, RunPlan, Scorer, Values
+
+if TYPE_CHECKING:
+    from bench.plan.scenario import Scenario
+    from bench.results.records import TurnRecord
 
 RATE = 16_000
 """DNSMOS models take 16 kHz audio."""
@@ -102,3 +107,45 @@ def dnsmos(clip: Clip) -> Dnsmos:
         raise QualityError("DNSMOS: clip is silent", "dnsmos_silent")
     out = _load()(audio.astype(np.float32) / 32768.0, RATE, False)
     return Dnsmos(*(float(out[k]) for k in ("ovrl_mos", "sig_mos", "bak_mos", "p808_mos")))
+
+
+class DnsmosScorer(Scorer):
+    """DNSMOS of every saved output clip, in the scoring pool."""
+
+    async def score(self, record: TurnRecord, details: Details) -> Values:
+        from bench.metrics.scoring import score_off_loop
+
+        if not record.audio.get("output"):
+            return {}
+        clip = self.ctx.audio(record, "output")
+        scores: dict[str, float] = await score_off_loop(self.ctx.pool, dnsmos_metrics, clip)
+        details.backends.update(dict.fromkeys(scores, BACKEND))
+        return dict(scores)
+
+
+def dnsmos_metrics(clip: Clip) -> dict[str, float]:
+    """`dnsmos_ovrl`, `dnsmos_sig`, `dnsmos_bak`, `dnsmos_p808` of `clip` (a pool job)."""
+    return dnsmos(clip).as_metrics()
+
+
+def check_installed(scenario: Scenario, _plan: RunPlan) -> None:
+    """`quality.dnsmos` needs the optional extra."""
+    if scenario.quality is not None and scenario.quality.dnsmos and not available():
+        raise UserError(f"quality.dnsmos needs the optional dnsmos extra, not installed: {INSTALL_HINT}")
+
+
+def _mos(name: str, what: str) -> Metric:
+    return Metric(f"dnsmos_{name}", "MOS", "higher", f"DNSMOS {what} of the output audio",
+                  definition=f"non-intrusive DNSMOS estimate ({what}, 1 … 5) of the output audio, "
+                             "averaged over 9.01 s windows at 16 kHz")
+
+
+BACKEND = "DNSMOS (speechmos ONNX)"
+DNSMOS = Family(
+    "dnsmos",
+    (_mos("ovrl", "overall quality (P.835 OVRL)"), _mos("sig", "speech signal quality (P.835 SIG)"),
+     _mos("bak", "background noise quality (P.835 BAK)"), _mos("p808", "P.808 MOS")),
+    "quality", scorer=DnsmosScorer, enabled=lambda s: s.quality is not None and s.quality.dnsmos,
+    check=check_installed, uses_pool=True,
+    about="Non-intrusive MOS of every output clip (`quality: {dnsmos: true}`; needs the dnsmos extra).")
+"""Non-intrusive quality of every output (scenario `quality: {dnsmos: true}`)."""

@@ -14,13 +14,19 @@ import io
 import math
 import threading
 import warnings
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from bench.common.audio import Clip, resample
-from bench.common.errors import QualityError
+from bench.common.errors import QualityError, UserError
 from bench.metrics.align import align
+from bench.metrics.spec import Details, Family, Metric, RunPlan, Scorer, Values
+
+if TYPE_CHECKING:
+    from bench.plan.scenario import Scenario
+    from bench.results.records import TurnRecord
 
 Mode = Literal["wb", "nb"]
 
@@ -93,3 +99,63 @@ def _call(fs: int, ref: Clip, deg: Clip, mode: Mode) -> float:
 def _msg(exc: BaseException) -> str:
     arg = exc.args[0] if exc.args else exc
     return arg.decode(errors="replace") if isinstance(arg, bytes) else str(arg)
+
+
+PairKey = tuple[str, str, str, float | None, int, int]
+
+
+def pair_key(r: TurnRecord) -> PairKey:
+    """Turns that asked every target the same thing: same transport, utterance, voice, SNR,
+    repeat and turn index."""
+    return (r.transport, r.utterance, r.voice, r.snr_db, r.repeat, r.turn)
+
+
+class PesqScorer(Scorer):
+    """Each candidate's output against the reference target's output for the same turn."""
+
+    references: dict[PairKey, TurnRecord] = {}  # noqa: RUF012 (set per pass by `prepare`)
+
+    def prepare(self, records: Sequence[TurnRecord]) -> None:
+        c = self.ctx.scenario.compare
+        self.references = {pair_key(r): r for r in records
+                           if c is not None and r.target == c.reference and r.ok and not r.warmup}
+
+    async def score(self, record: TurnRecord, details: Details) -> Values:
+        from bench.metrics.scoring import score_off_loop
+
+        c, q = self.ctx.scenario.compare, self.ctx.scenario.quality
+        ref = self.references.get(pair_key(record))
+        if c is None or record.target not in c.candidates or record.warmup or ref is None:
+            return {}
+        reference, candidate = self.ctx.audio(ref, "output"), self.ctx.audio(record, "output")
+        wanted = q.pesq if q else "wb"
+        modes: list[Mode] = ["wb", "nb"] if wanted == "both" else [wanted]
+        details.reference = f"{ref.target} {ref.call_id}.{ref.turn}"
+        return {f"pesq_{m}": await score_off_loop(self.ctx.pool, pesq_score, reference, candidate, m)
+                for m in modes}
+
+
+def check_compare(scenario: Scenario, plan: RunPlan) -> None:
+    """`compare:` names targets of this run, and the run keeps the output audio it scores."""
+    c = scenario.compare
+    if c is None:
+        return
+    missing = [t for t in (c.reference, *c.candidates) if t not in plan.targets]
+    if missing:
+        raise UserError(f"compare names {', '.join(missing)}, not among this run's targets "
+                        f"({', '.join(plan.targets)})")
+    if not plan.save_audio:
+        raise UserError("compare scores PESQ on the output audio, which --no-audio does not save")
+
+
+def _pesq(name: str, standard: str) -> Metric:
+    return Metric(name, "MOS", "higher", f"PESQ MOS-LQO ({standard}) of output vs the reference build's",
+                  definition=f"ITU-T {standard} MOS-LQO of a candidate's output against the `compare:` "
+                             "reference target's output for the same turn, after alignment")
+
+
+PESQ = Family("pesq", (_pesq("pesq_wb", "P.862.2"), _pesq("pesq_nb", "P.862.1")), "quality",
+              scorer=PesqScorer, enabled=lambda s: s.compare is not None, check=check_compare,
+              uses_pool=True,
+              about="Intrusive quality of each `compare:` candidate's output against the reference target's.")
+"""Intrusive quality of quantized or otherwise changed builds (scenario `compare:`)."""

@@ -1,141 +1,92 @@
-"""The quality pass: after a run's calls, score every turn from its stored audio and text.
+"""The quality pass: after a run's calls (or on `rtbench score`), score every turn from its stored
+audio and text with each registered quality family the scenario asks for.
 
-It runs when nothing is being measured, so scoring (CPU-bound: ASR, PESQ, DNSMOS) never
-disturbs a latency. Scores go into each record's `metrics`, with `quality.backends` naming what
-produced each one, `quality.wer` the edit counts behind each WER, and `quality.errors` why a
-score is missing. `calls.jsonl` is rewritten atomically; latency fields are left as measured.
+It runs when nothing is being measured, so scoring (CPU-bound: ASR, PESQ, DNSMOS) never disturbs
+a latency. Scores go into each record's `metrics`, replacing earlier quality scores; its
+`quality` names what produced each one, the edit counts behind each WER, and why a score is
+missing. `calls.jsonl` is rewritten atomically; measured fields are left as they were.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from concurrent.futures import Executor
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
-from bench.common.audio import read_audio
-from bench.common.errors import AudioError, QualityError, UserError
-from bench.metrics.pesq import Mode
-from bench.metrics.scoring import dnsmos_job, pesq_job, score_off_loop, scoring_pool
-from bench.metrics.wer import WordErrors, word_errors
+from bench.common.errors import AudioError, QualityError
+from bench.metrics.registry import quality_families
+from bench.metrics.scoring import scoring_pool
+from bench.metrics.spec import Details, Family, RunPlan, Scorer, ScoringContext, Values
 from bench.plan.scenario import Scenario
-from bench.results.records import TurnRecord
+from bench.results.records import RecordQuality, TurnRecord, WerDetail
 from bench.results.store import CALLS
-from bench.transcribe.base import Transcriber
-from bench.transcribe.registry import make_transcriber
-
-Scores = dict[str, Any]
-PairKey = tuple[str, str, str, float | None, int, int]
 
 
-def pair_key(r: TurnRecord) -> PairKey:
-    """Turns that asked every target the same thing: same transport, utterance, voice, SNR,
-    repeat and turn index."""
-    return (r.transport, r.utterance, r.voice, r.snr_db, r.repeat, r.turn)
+def enabled_families(scenario: Scenario) -> list[Family]:
+    """The quality families a scenario asks for, in registry order."""
+    return [f for f in quality_families() if f.enabled(scenario)]
 
 
-def _wer(q: Scores, name: str, backend: str, reference: str, hypothesis: str) -> float | None:
-    e: WordErrors = word_errors(reference, hypothesis)
-    q["backends"][name] = backend
-    q["wer"][name] = {**asdict(e), "hypothesis": hypothesis}
-    return e.wer
+def needs_quality(scenario: Scenario) -> bool:
+    return bool(enabled_families(scenario))
+
+
+def check_quality(scenario: Scenario, plan: RunPlan) -> None:
+    """Raise `UserError` (one line) when the scenario's `quality:` or `compare:` settings cannot
+    work for this run: call it before the first connection."""
+    for f in enabled_families(scenario):
+        f.check(scenario, plan)
+
+
+def quality_names() -> frozenset[str]:
+    return frozenset(m.name for f in quality_families() for m in f.metrics)
+
+
+def typed(d: Details) -> RecordQuality:
+    wer = {k: WerDetail(**asdict(e), hypothesis=h) for k, (e, h) in d.wer.items()}
+    return RecordQuality(d.backends, wer, d.errors, d.reference)
 
 
 class QualityPass:
     """Scores a run's turns as its scenario's `quality:` and `compare:` blocks ask."""
 
-    def __init__(self, run_dir: Path, scenario: Scenario) -> None:
-        self.run_dir, self.scenario = run_dir, scenario
-        q = scenario.quality
-        self.transcriber: Transcriber | None = (
-            make_transcriber(q.transcriber, **q.transcriber_options) if q and q.transcriber else None)
-        self.pool: Executor | None = None
+    def __init__(self, run_dir: Path, scenario: Scenario, saved_audio: bool = True) -> None:
+        self.run_dir, self.scenario, self.saved_audio = run_dir, scenario, saved_audio
+        self.families = enabled_families(scenario)
 
-    async def score(self, records: list[TurnRecord]) -> list[TurnRecord]:
+    async def score(self, records: Sequence[TurnRecord]) -> list[TurnRecord]:
         q = self.scenario.quality
-        needs_pool = bool(q and (q.dnsmos or self.scenario.compare))
-        self.pool = scoring_pool(q.workers) if q and needs_pool else None
+        pool = scoring_pool(q.workers if q else 1) if any(f.uses_pool for f in self.families) else None
+        ctx = ScoringContext(self.run_dir, self.scenario, pool, self.saved_audio)
+        scorers: list[tuple[Family, Scorer]] = []
         try:
-            references = self._references(records)
-            return [await self._score(r, references) for r in records]
+            scorers = [(f, f.scorer(ctx)) for f in self.families if f.scorer is not None]
+            for _f, s in scorers:
+                s.prepare(records)
+            return [await self._score(r, scorers) for r in records]
         finally:
-            if self.pool is not None:
-                self.pool.shutdown()
-            if self.transcriber is not None:
-                await self.transcriber.aclose()
+            if pool is not None:
+                pool.shutdown()
+            for _f, s in scorers:
+                await s.aclose()
 
-    def _references(self, records: list[TurnRecord]) -> dict[PairKey, TurnRecord]:
-        c = self.scenario.compare
-        if c is None:
-            return {}
-        return {pair_key(r): r for r in records if r.target == c.reference and r.ok and not r.warmup}
-
-    async def _score(self, r: TurnRecord, references: dict[PairKey, TurnRecord]) -> TurnRecord:
+    async def _score(self, r: TurnRecord, scorers: list[tuple[Family, Scorer]]) -> TurnRecord:
         if not r.ok:
             return r
-        q: Scores = {"backends": {}, "wer": {}, "errors": {}}
-        metrics: dict[str, float | None] = {}
-        if r.input_transcript is not None and r.mode != "text":
-            metrics["input_wer"] = _wer(q, "input_wer", f"endpoint ({r.target})", r.reference_text,
-                                        r.input_transcript)
-        for name, job in (("asr", self._asr), ("dnsmos", self._dnsmos), ("pesq", self._pesq)):
+        details, scores = Details(), {}
+        for f, s in scorers:
             try:
-                metrics.update(await job(r, q, references))
+                scores.update(await s.score(r, details))
             except (QualityError, AudioError) as exc:
-                q["errors"][name] = f"{getattr(exc, 'cause', 'audio_error')}: {exc}"
-        return replace(r, metrics={**r.metrics, **metrics}, quality=q)
-
-    def _clip_path(self, r: TurnRecord, which: str) -> Path:
-        rel = r.audio.get(which)
-        if rel is None:
-            raise QualityError(f"no {which} audio saved (run without --no-audio)", cause="no_audio")
-        return self.run_dir / rel
-
-    async def _asr(self, r: TurnRecord, q: Scores, _refs: object) -> dict[str, float | None]:
-        t = self.transcriber
-        if t is None:
-            return {}
-        out: dict[str, float | None] = {}
-        if r.mode != "text":
-            heard = await t.transcribe(read_audio(self._clip_path(r, "input")))
-            name = "whisper_wer" if t.is_whisper else "baseline_wer"
-            out[name] = _wer(q, name, t.name, r.reference_text, heard.text)
-        if r.audio.get("output") and r.output_transcript.strip():
-            said = await t.transcribe(read_audio(self._clip_path(r, "output")))
-            out["output_wer"] = _wer(q, "output_wer", t.name, r.output_transcript, said.text)
-        return out
-
-    async def _dnsmos(self, r: TurnRecord, q: Scores, _refs: object) -> dict[str, float | None]:
-        if not (self.scenario.quality and self.scenario.quality.dnsmos) or not r.audio.get("output"):
-            return {}
-        clip = read_audio(self._clip_path(r, "output"))
-        scores: dict[str, float] = await score_off_loop(self.pool, dnsmos_job, clip)
-        q["backends"].update(dict.fromkeys(scores, "DNSMOS (speechmos ONNX)"))
-        return dict(scores)
-
-    async def _pesq(self, r: TurnRecord, q: Scores,
-                    refs: dict[PairKey, TurnRecord]) -> dict[str, float | None]:
-        c, quality = self.scenario.compare, self.scenario.quality
-        ref = refs.get(pair_key(r))
-        if c is None or r.target not in c.candidates or r.warmup or ref is None:
-            return {}
-        reference = read_audio(self._clip_path(ref, "output"))
-        candidate = read_audio(self._clip_path(r, "output"))
-        wanted = quality.pesq if quality else "wb"
-        modes: list[Mode] = ["wb", "nb"] if wanted == "both" else [wanted]
-        q["reference"] = f"{ref.target} {ref.call_id}.{ref.turn}"
-        return {f"pesq_{m}": await score_off_loop(self.pool, pesq_job, reference, candidate, m)
-                for m in modes}
+                details.errors[f.name] = f"{getattr(exc, 'cause', 'audio_error')}: {exc}"
+        measured: Values = {k: v for k, v in r.metrics.items() if k not in quality_names()}
+        return replace(r, metrics={**measured, **scores}, quality=typed(details))
 
 
-def needs_quality(s: Scenario) -> bool:
-    return s.quality is not None or s.compare is not None
-
-
-def rewrite_records(run_dir: Path, records: list[TurnRecord]) -> None:
-    """Replace calls.jsonl atomically with the scored records."""
+def rewrite_records(run_dir: Path, records: Sequence[TurnRecord]) -> None:
+    """Replace calls.jsonl atomically with `records`."""
     tmp = run_dir / (CALLS + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         for r in records:
@@ -143,12 +94,11 @@ def rewrite_records(run_dir: Path, records: list[TurnRecord]) -> None:
     tmp.replace(run_dir / CALLS)
 
 
-def score_run(run_dir: Path, scenario: Scenario, records: list[TurnRecord]) -> list[TurnRecord]:
+def score_run(run_dir: Path, scenario: Scenario, records: list[TurnRecord],
+              saved_audio: bool = True) -> list[TurnRecord]:
     """Score a finished run in place; return the scored records."""
     if not needs_quality(scenario):
         return records
-    if scenario.compare is not None and all(not r.audio for r in records):
-        raise UserError("compare needs the output audio: run without --no-audio")
-    scored = asyncio.run(QualityPass(run_dir, scenario).score(records))
+    scored = asyncio.run(QualityPass(run_dir, scenario, saved_audio).score(records))
     rewrite_records(run_dir, scored)
     return scored

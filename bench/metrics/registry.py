@@ -1,53 +1,76 @@
-"""Every metric the harness reports: its name, unit, which direction is better, and meaning."""
+"""Every metric the harness reports, as registered families of specs with their computation
+(`bench.metrics.spec`). Adding a family: one module defining its `Family`, one line here.
+
+The measure stage (`measure_metrics`) runs when a turn's record is written and again when
+`rtbench report` recomputes a stored run; the quality stage runs after the calls
+(`bench.metrics.quality`) and on `rtbench score`. `docs/metrics.md` is generated from this table.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import hashlib
+from collections.abc import Mapping
 
 from bench.common.errors import UnknownNameError
+from bench.metrics.cost import COST
+from bench.metrics.dnsmos import DNSMOS
+from bench.metrics.latency import LATENCY, THROUGHPUT
+from bench.metrics.pesq import PESQ
+from bench.metrics.spec import Family, Metric, TurnInputs, Values
+from bench.metrics.wer_scoring import ASR, WER
 
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    unit: str
-    better: Literal["lower", "higher"]
-    label: str
-    """One line for people (report tooltips, `--help`)."""
-
-
-_ALL = (
-    Metric("v2v_ms", "ms", "lower", "voice-to-voice: end of user speech sent → first audible output"),
-    Metric("ttfa_ms", "ms", "lower", "anchor → first audible output sample"),
-    Metric("ttfb_ms", "ms", "lower", "anchor → first audio byte"),
-    Metric("ttft_ms", "ms", "lower", "anchor → first non-empty text or transcript delta"),
-    Metric("e2e_ms", "ms", "lower", "anchor → response.done"),
-    Metric("vad_ms", "ms", "lower", "end of user speech sent → server speech_stopped"),
-    Metric("leading_silence_ms", "ms", "lower", "first audio byte → first audible sample"),
-    Metric("connect_ms", "ms", "lower", "connection set-up (not part of any latency)"),
-    Metric("session_ms", "ms", "lower", "connection start → session.updated"),
-    Metric("audio_rtf", "x", "higher", "output audio seconds ÷ streaming time (>1: faster than real time)"),
-    Metric("output_tokens_per_s", "tok/s", "higher", "output tokens ÷ (response.done − first output)"),
-    Metric("output_audio_s", "s", "higher", "seconds of output audio received"),
-    Metric("cost_usd", "USD", "lower", "cost of the response from usage × the price table"),
-    Metric("input_wer", "", "lower", "WER of the endpoint's own input transcript vs the reference text"),
-    Metric("whisper_wer", "", "lower", "WER of a Whisper transcript of the same input audio (baseline)"),
-    Metric("baseline_wer", "", "lower", "WER of a non-Whisper transcriber (e.g. pocketsphinx) on the input"),
-    Metric("output_wer", "", "lower", "WER of a Whisper transcript of the output audio vs its transcript"),
-    Metric("pesq_wb", "MOS", "higher", "PESQ MOS-LQO (P.862.2) of output vs the reference build's"),
-    Metric("pesq_nb", "MOS", "higher", "PESQ MOS-LQO (P.862.1) of output vs the reference build's"),
-    Metric("dnsmos_ovrl", "MOS", "higher", "DNSMOS overall quality of the output audio (non-intrusive)"),
-    Metric("dnsmos_sig", "MOS", "higher", "DNSMOS speech signal quality of the output audio"),
-    Metric("dnsmos_bak", "MOS", "higher", "DNSMOS background noise quality of the output audio"),
-    Metric("dnsmos_p808", "MOS", "higher", "DNSMOS P.808 MOS of the output audio"),
-)
-
-METRICS: dict[str, Metric] = {m.name: m for m in _ALL}
+FAMILIES: tuple[Family, ...] = (LATENCY, THROUGHPUT, COST, WER, ASR, PESQ, DNSMOS)
 """The registry, in report order."""
+
+METRICS: dict[str, Metric] = {m.name: m for f in FAMILIES for m in f.metrics}
+"""Metric name → spec, in report order."""
+
+FAMILY_OF: dict[str, Family] = {m.name: f for f in FAMILIES for m in f.metrics}
+"""Metric name → the family that computes it."""
 
 
 def get_metric(name: str) -> Metric:
     if name not in METRICS:
         raise UnknownNameError("metric", name, list(METRICS))
     return METRICS[name]
+
+
+def get_family(name: str) -> Family:
+    found = {f.name: f for f in FAMILIES}
+    if name not in found:
+        raise UnknownNameError("metric family", name, list(found))
+    return found[name]
+
+
+def measure_families() -> tuple[Family, ...]:
+    return tuple(f for f in FAMILIES if f.stage == "measure")
+
+
+def quality_families() -> tuple[Family, ...]:
+    return tuple(f for f in FAMILIES if f.stage == "quality")
+
+
+def measure_metrics(t: TurnInputs) -> Values:
+    """Every measure-stage metric of a turn, as a record is written."""
+    out: Values = {}
+    for f in measure_families():
+        if f.compute is not None:
+            out.update(f.compute(t))
+    return out
+
+
+def recompute(t: TurnInputs, stored: Mapping[str, float | None]) -> Values:
+    """A stored turn's metrics with every measure-stage family recomputed whose inputs the record
+    carries; the others keep their stored values, and quality metrics are left as scored."""
+    out: Values = dict(stored)
+    for f in measure_families():
+        if f.compute is not None and f.computable(t):
+            out.update(f.compute(t))
+    return out
+
+
+def fingerprint() -> str:
+    """The measure-stage registry (families, their versions and metric names) as a short hash a
+    run records: when it differs from a stored run's, `rtbench report` recomputes its metrics."""
+    spec = [(f.name, f.version, [m.name for m in f.metrics]) for f in measure_families()]
+    return hashlib.sha256(repr(spec).encode()).hexdigest()[:12]

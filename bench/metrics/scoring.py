@@ -56,9 +56,9 @@ def pesq_job(reference: Clip, candidate: Clip, mode: Mode = "wb") -> float:
 
 def dnsmos_job(clip: Clip) -> dict[str, float]:
     """`dnsmos_ovrl`, `dnsmos_sig`, `dnsmos_bak`, `dnsmos_p808` of `clip`."""
-    from bench.metrics.dnsmos import dnsmos
+    from bench.metrics.dnsmos import dnsmos_metrics
 
-    return dnsmos(clip).as_metrics()
+    return dnsmos_metrics(clip)
 
 
 def pocketsphinx_wer_job(clip: Clip, reference: str) -> tuple[str, WordErrors]:

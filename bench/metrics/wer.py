@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import jiwer
-
 
 @dataclass(frozen=True)
 class WordErrors:
@@ -82,6 +80,8 @@ def word_errors(reference: str, hypothesis: str) -> WordErrors:
     if not hyp:
         n = len(ref.split())
         return WordErrors(n, 0, 0, n, 0)
+    import jiwer  # imported on first use: records import this module for `WordErrors`
+
     out = jiwer.process_words(ref, hyp)
     return WordErrors(len(ref.split()), int(out.hits), int(out.substitutions), int(out.deletions),
                       int(out.insertions))
