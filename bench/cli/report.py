@@ -10,8 +10,10 @@ from bench.cli.common import print_summary
 from bench.common.errors import UserError
 from bench.metrics.recompute import recompute_run
 from bench.report.html import write_report
+from bench.results.columns import read_table
 from bench.results.manifest import read_manifest
-from bench.results.store import SUMMARY, load_records, read_json, write_json
+from bench.results.store import SUMMARY
+from bench.results.summary import Summary, read_summary, write_summary
 
 NAME = "report"
 HELP = "rebuild a run's summary and HTML report from its stored records"
@@ -23,23 +25,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="recompute latency, throughput and cost even if the registry is unchanged")
 
 
-def rebuild(run_dir: Path, recompute: bool = False) -> Path:
-    """Recompute summary.json from calls.jsonl and write report.html; return its path."""
+def rebuild(run_dir: Path, recompute: bool = False) -> tuple[Summary, Path]:
+    """Recompute summary.json from calls.jsonl (keeping the harness figures of the run) and write
+    report.html; return the summary and the report's path."""
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run directory")
-    recompute_run(run_dir, force=recompute)
+    recompute_run(run_dir, force=recompute)  # latency, throughput, cost with today's registry
     manifest = read_manifest(run_dir).to_json()
-    records = load_records(run_dir, chunks=False)
-    old = read_json(run_dir / SUMMARY) if (run_dir / SUMMARY).is_file() else {}
-    run = {"run_id": manifest.get("run_id"), "scenario": manifest.get("scenario", {}).get("name"),
-           "harness": old.get("harness", {})}
-    summary = summarize(records, run)
-    write_json(run_dir / SUMMARY, summary)
-    return write_report(run_dir, manifest, summary, records)
+    table = read_table(run_dir)
+    harness = read_summary(run_dir / SUMMARY).harness if (run_dir / SUMMARY).is_file() else {}
+    scenario = manifest.get("scenario")
+    name = scenario.get("name") if isinstance(scenario, dict) else None
+    summary = summarize(table, manifest.get("run_id"), name, harness)
+    write_summary(run_dir / SUMMARY, summary)
+    return summary, write_report(run_dir, manifest, summary, table)
 
 
 def run(args: argparse.Namespace) -> int:
-    path = rebuild(args.run_dir, getattr(args, "recompute", False))
-    print_summary(read_json(args.run_dir / SUMMARY))
+    summary, path = rebuild(args.run_dir, getattr(args, "recompute", False))
+    print_summary(summary)
     print(path)
     return 0

@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.analysis.groups import GroupKey, group_key
 from bench.analysis.stats import describe
-from bench.analysis.summary import GroupKey, group_key, summarize
+from bench.analysis.summary import summarize
 from bench.cli.common import print_summary
 from bench.common.errors import UnknownNameError
 from bench.measure.runner import TRANSPORTS, Runner, RunOptions
@@ -35,10 +36,12 @@ from bench.plan.matrix import CallSpec, expand, load_utterances
 from bench.plan.scenario import LoadedScenario, load_scenario
 from bench.plan.targets import Target, TargetBook
 from bench.report.html import write_report
+from bench.results.columns import read_table
 from bench.results.machine import harness_info, machine_info
 from bench.results.manifest import SIMULATED, Manifest, PriceApplied, ScenarioInfo, TargetInfo
 from bench.results.records import TurnRecord
-from bench.results.store import SUMMARY, RunStore, load_records, new_run_id, write_json
+from bench.results.store import SUMMARY, RunStore, load_records, new_run_id
+from bench.results.summary import write_summary
 
 NAME = "run"
 HELP = "run a scenario and write a report"
@@ -185,14 +188,15 @@ def _finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: floa
         console.print("scoring quality (after the calls, so it disturbs no measurement)…")
         records = score_run(out, runner.loaded.scenario, records, runner.options.save_audio)
     lag = describe(runner.lag.samples_ms)
-    harness = {"wall_s": round(wall_s, 3), "loop_lag_ms": {k: lag[k] for k in ("n", "p50", "p99", "max")}}
-    summary = summarize(records, {"run_id": manifest["run_id"],
-                                  "scenario": manifest["scenario"]["name"],  # type: ignore[index]
-                                  "harness": harness})
-    write_json(out / SUMMARY, summary)
-    report = write_report(out, manifest, summary, records)
+    harness = {"wall_s": round(wall_s, 3),
+               "loop_lag_ms": {k: lag.stat(k) for k in ("n", "p50", "p99", "max")}}
+    table = read_table(out)
+    summary = summarize(table, str(manifest["run_id"]), manifest["scenario"]["name"],  # type: ignore[index]
+                        harness)
+    write_summary(out / SUMMARY, summary)
+    report = write_report(out, manifest, summary, table)
     print_summary(summary, console)
-    p99 = lag["p99"]
+    p99 = lag.p99
     console.print(f"{len(records)} turns in {wall_s:.1f} s · harness event-loop lag p99 "
                   f"{p99:.2f} ms" if p99 is not None else f"{len(records)} turns in {wall_s:.1f} s")
     print(report.resolve(), flush=True)

@@ -52,10 +52,12 @@ class Series:
     values: npt.NDArray[np.float64]
 
 
-def _svg(fig: Figure) -> str:
-    """The figure as an `<svg>` element whose ids are unique in the page."""
+def _svg(fig: Figure, tight: bool = True) -> str:
+    """The figure as an `<svg>` element whose ids are unique in the page. `tight=False` for figures
+    laid out by matplotlib's constrained layout already (a tight bounding box costs a second draw)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.04, metadata={"Date": None})
+    fig.savefig(buf, format="svg", bbox_inches="tight" if tight else None, pad_inches=0.04,
+                metadata={"Date": None})
     plt.close(fig)
     text = buf.getvalue()
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text[text.index("<svg"):], flags=re.S)
@@ -116,7 +118,7 @@ def distribution(series: Sequence[Series], xlabel: str) -> str | None:
     _draw_box(right, rows, xlabel)
     for ax in (left, right):
         ax.title.set(fontsize=8, color=MUTED)
-    return _svg(fig)
+    return _svg(fig, tight=False)
 
 
 def _short(label: str, most: int = 42) -> str:
@@ -133,7 +135,10 @@ def waterfall(items: Sequence[Phase]) -> str | None:
     """One bar per phase on the turn's clock (ms since connect_start), its length written beside it."""
     if not items:
         return None
-    fig, ax = plt.subplots(figsize=(5.4, 0.35 + 0.2 * len(items)))
+    height = 0.55 + 0.2 * len(items)
+    fig, ax = plt.subplots(figsize=(5.4, height))
+    # fixed margins in inches (labels fit): no layout engine, no second draw for a tight box
+    fig.subplots_adjust(left=1.5 / 5.4, right=0.98, bottom=0.42 / height, top=1 - 0.08 / height)
     span = max(p.end for p in items) - min(p.start for p in items)
     for k, p in enumerate(items):
         colour = PHASE_COLOURS.get(p.label, "#0072B2")
@@ -144,7 +149,7 @@ def waterfall(items: Sequence[Phase]) -> str | None:
     ax.set_xlim(min(p.start for p in items), max(p.end for p in items) + span * 0.14)
     ax.set_xlabel("ms since connect start")
     ax.grid(axis="y", visible=False)
-    return _svg(fig)
+    return _svg(fig, tight=False)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from bench.analysis.significance import Array, Change, Sample, measure_change
 
 LATENCY = ("v2v_ms", "ttfb_ms", "ttft_ms", "e2e_ms", "vad_ms")
 SETUP = ("connect_ms", "session_ms")
-MOST = 5_000
+MOST = 2_000
 """Values per side the CI and p-value are computed on at most: a larger side is replaced by a
 seeded random subsample (a wider, conservative CI), so a 100,000-turn run stays fast and light.
 The p50s and their difference are always of every value."""
-BUDGET = 2_000_000
-"""Bootstrap resamples × values per side at most (2000 resamples up to 1,000 values)."""
+BUDGET = 500_000
+"""Bootstrap resamples × values per side at most (2000 resamples up to 250 values, 250 at 2,000)."""
 
 
 @dataclass(frozen=True)

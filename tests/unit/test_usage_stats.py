@@ -46,11 +46,10 @@ def test_percentiles_and_describe() -> None:
     assert percentile(v, 50) == 3.0
     assert percentile(v, 90) == pytest.approx(4 + 0.6 * 96)
     d = describe(v, errors=2)
-    assert d["n"] == 5 and d["errors"] == 2 and d["min"] == 1.0 and d["max"] == 100.0
-    assert d["std"] == pytest.approx(np.std(v, ddof=1))
-    lo, hi = d["p50_ci"]
-    assert lo <= 3.0 <= hi
-    assert describe([], errors=3)["p50"] is None
+    assert d.n == 5 and d.errors == 2 and d.min == 1.0 and d.max == 100.0 and d.p50 == 3.0
+    assert d.std == pytest.approx(np.std(v, ddof=1))
+    assert d.p50_ci is not None and d.p50_ci.low <= 3.0 <= d.p50_ci.high
+    assert describe([], errors=3).p50 is None and describe([], errors=3).errors == 3
 
 
 def test_bootstrap_ci_is_deterministic_and_narrows_with_n() -> None:
