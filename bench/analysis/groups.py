@@ -23,8 +23,9 @@ from bench.analysis.significance import Sample
 from bench.analysis.stats import percentile
 from bench.common.errors import UserError
 from bench.results.columns import TurnTable, read_table, registry_order
+from bench.results.manifest import read_manifest
 from bench.results.records import TurnRecord
-from bench.results.store import MANIFEST, read_json
+from bench.results.store import MANIFEST
 
 GroupKey = tuple[str, str, str]
 Column = npt.NDArray[np.float64]
@@ -228,12 +229,11 @@ def load_run(run_dir: Path) -> RunSamples:
     """Read a run directory's manifest and turns."""
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run directory")
-    manifest = read_json(run_dir / MANIFEST) if (run_dir / MANIFEST).is_file() else {}
-    scenario = manifest.get("scenario")
+    manifest = read_manifest(run_dir) if (run_dir / MANIFEST).is_file() else None
     return RunSamples(
-        run_id=str(manifest.get("run_id") or run_dir.name), path=run_dir,
-        scenario=scenario.get("name") if isinstance(scenario, dict) else None,
-        started_at=manifest.get("started_at"),
+        run_id=manifest.run_id if manifest else run_dir.name, path=run_dir,
+        scenario=manifest.scenario.name or None if manifest else None,
+        started_at=manifest.started_at or None if manifest else None,
         groups={g.key: GroupSamples.of(g) for g in groups_of(read_table(run_dir))},
     )
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common.errors import UserError
-from bench.results.store import MANIFEST, SUMMARY, read_json
+from bench.results.manifest import read_manifest
+from bench.results.store import MANIFEST, SUMMARY
 from bench.results.summary import STAT_NAMES, GroupSummary, read_summary
 
 DEFAULT_DB = Path("reports") / "history.sqlite"
@@ -91,15 +92,16 @@ def _insert_group(conn: sqlite3.Connection, run_id: str, g: GroupSummary) -> Non
 def add_run(conn: sqlite3.Connection, run_dir: Path, verdict: str | None = None) -> str:
     """Store (or replace) one run from its summary.json and manifest.json; return its id."""
     summary = read_summary(run_dir / SUMMARY)
-    manifest = read_json(run_dir / MANIFEST) if (run_dir / MANIFEST).is_file() else {}
-    run_id = str(summary.run_id or manifest.get("run_id") or run_dir.name)
-    scenario = summary.scenario or (manifest.get("scenario") or {}).get("name")
-    sha = (manifest.get("harness") or {}).get("git_sha")
+    manifest = read_manifest(run_dir) if (run_dir / MANIFEST).is_file() else None
+    run_id = summary.run_id or (manifest.run_id if manifest else run_dir.name)
+    scenario = summary.scenario or (manifest.scenario.name if manifest else None)
+    sha = manifest.harness.get("git_sha") if manifest else None
+    started = manifest.started_at or None if manifest else None
     with conn:
         conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
         conn.execute("INSERT INTO runs (run_id, started_at, scenario, git_sha, run_dir, verdict) "
                      "VALUES (?, ?, ?, ?, ?, ?)",
-                     (run_id, manifest.get("started_at"), scenario, sha, str(run_dir.resolve()), verdict))
+                     (run_id, started, scenario, sha, str(run_dir.resolve()), verdict))
         for g in summary.groups:
             _insert_group(conn, run_id, g)
     return run_id
