@@ -6,33 +6,55 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import msgspec
+
+from bench.common.errors import UserError
 from bench.metrics.cost import Usage
-from bench.metrics.quality import rewrite_records
 from bench.metrics.registry import fingerprint, recompute
 from bench.metrics.spec import TurnInputs
 from bench.results.manifest import Manifest, PriceApplied, TargetInfo, read_manifest
-from bench.results.records import TurnRecord
-from bench.results.store import MANIFEST, load_records, write_json
+from bench.results.records import migrate_record
+from bench.results.store import CALLS, MANIFEST, write_json
 
 
-def turn_inputs(r: TurnRecord, price_key: str | None) -> TurnInputs:
-    """What the measure stage computes from, as the record stored it."""
-    usage = Usage.from_dict(r.usage) if r.usage is not None else None
-    return TurnInputs(r.mode, r.marks, usage, [n for _t, n in r.output_chunks], r.output_rate, price_key)
+def turn_inputs(d: dict[str, Any], price_key: str | None) -> TurnInputs:
+    """What the measure stage computes from, as a (migrated) stored record holds it."""
+    usage = Usage.from_dict(d["usage"]) if d.get("usage") is not None else None
+    chunks = [int(n) for _t, n in d.get("output_chunks") or []]
+    return TurnInputs(d["mode"], d.get("marks") or {}, usage, chunks, d.get("output_rate"), price_key)
 
 
-def price_key(manifest: Manifest, r: TurnRecord) -> str | None:
+def price_key(manifest: Manifest, d: dict[str, Any]) -> str | None:
     """The pricing key the run applied to the record's target (its model for an old run that
     names no targets)."""
-    t = manifest.target(r.target)
-    return t.price.key if t is not None else r.model
+    t = manifest.target(d["target"])
+    return t.price.key if t is not None else d.get("model")
 
 
-def recompute_records(records: list[TurnRecord], manifest: Manifest) -> list[TurnRecord]:
-    """Successful turns with their measure-stage metrics recomputed; failed turns as stored."""
-    return [replace(r, metrics=recompute(turn_inputs(r, price_key(manifest, r)), r.metrics)) if r.ok else r
-            for r in records]
+def recompute_line(line: bytes, manifest: Manifest) -> bytes:
+    """One calls.jsonl line, migrated, with its measure-stage metrics recomputed if the turn
+    succeeded. Records are not built: a large run streams through at JSON speed."""
+    d = migrate_record(msgspec.json.decode(line))
+    if d.get("ok"):
+        d["metrics"] = recompute(turn_inputs(d, price_key(manifest, d)), d.get("metrics") or {})
+    return msgspec.json.encode(d) + b"\n"
+
+
+def rewrite_calls(run_dir: Path, manifest: Manifest) -> None:
+    """calls.jsonl recomputed line by line into a new file that then replaces it; a torn last
+    line (a crash mid-write) is dropped."""
+    src, tmp, torn = run_dir / CALLS, run_dir / (CALLS + ".tmp"), 0
+    with open(src, "rb") as f, open(tmp, "wb") as out:
+        for n, line in enumerate(f, 1):
+            if torn:
+                raise UserError(f"{src}:{torn}: not valid JSON")
+            try:
+                out.write(recompute_line(line, manifest) if line.strip() else b"")
+            except msgspec.DecodeError:
+                torn = n
+    tmp.replace(src)
 
 
 def repriced(manifest: Manifest) -> Manifest:
@@ -49,7 +71,8 @@ def recompute_run(run_dir: Path, force: bool = False) -> bool:
     manifest = read_manifest(run_dir)
     if manifest.metrics == fingerprint() and not force:
         return False
-    records = recompute_records(load_records(run_dir), manifest)
-    rewrite_records(run_dir, records)
+    if not (run_dir / CALLS).is_file():
+        raise UserError(f"{run_dir / CALLS}: not found (is {run_dir} a run directory?)")
+    rewrite_calls(run_dir, manifest)
     write_json(run_dir / MANIFEST, repriced(manifest).to_json())
     return True

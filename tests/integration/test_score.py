@@ -111,3 +111,15 @@ def test_run_refuses_bad_quality_settings_before_any_call(tmp_path: Path, qualit
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not out.exists()  # refused before the run directory, let alone a connection
+
+
+def test_report_drops_a_torn_last_line_but_refuses_a_torn_middle(stored: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    calls = stored / "calls.jsonl"
+    first, second = calls.read_text().splitlines()
+    calls.write_text(f"{first}\n{second[:40]}")  # a crash mid-write
+    assert rtbench(["report", str(stored), "--recompute"]) == 0
+    assert [r.call_id for r in load_records(stored)] == ["c00000"]
+    calls.write_text(f"{first[:40]}\n{second}\n")
+    assert rtbench(["report", str(stored), "--recompute"]) == 2
+    assert "calls.jsonl:1: not valid JSON" in capsys.readouterr().err
