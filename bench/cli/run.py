@@ -28,6 +28,7 @@ from bench.analysis.stats import describe
 from bench.analysis.summary import summarize
 from bench.cli.common import print_summary
 from bench.common.errors import UnknownNameError
+from bench.measure.dialects import auth_catalog
 from bench.measure.runner import TRANSPORTS, Runner, RunOptions
 from bench.metrics.quality import check_quality, needs_quality, score_run
 from bench.metrics.registry import fingerprint
@@ -74,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_targets(args: argparse.Namespace, loaded: LoadedScenario) -> list[Target]:
-    book = TargetBook.load(args.targets)
+    book = TargetBook.load(auth_catalog(), args.targets)
     specs = args.target or loaded.scenario.targets
     return [book.resolve(s, args.api_key_env) for s in specs]
 

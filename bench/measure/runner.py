@@ -8,12 +8,13 @@ import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bench.common.audio import decode_wire, encode_wire
 from bench.common.errors import ConnectionLost, EndpointFault, TurnTimeout, UnknownNameError
+from bench.measure.dialects import Credentials, Dialect
 from bench.measure.session import Session, SessionOptions, WireCache
 from bench.measure.timeline import Timeline
 from bench.measure.transports.base import Endpoint, Transport, now_ns
@@ -56,25 +57,13 @@ def make_transport(name: str, url: str, connect_timeout_s: float) -> Transport:
     return TRANSPORTS[name](url, connect_timeout_s)
 
 
-def endpoint_for(target: Target, url: str, dialect_headers: dict[str, str],
-                 connect_timeout_s: float = 10.0) -> Endpoint:
-    """URL with `?model=`, and auth as the target wants it. The key never leaves memory."""
-    parts = urlsplit(url)
-    query = parts.query
-    if target.model and "model=" not in query:
-        query = "&".join(filter(None, [query, urlencode({"model": target.model})]))
-    key, headers, protocols = target.api_key(), dict(dialect_headers), []
+def endpoint_for(target: Target, dialect: Dialect, url: str, connect_timeout_s: float = 10.0) -> Endpoint:
+    """Where and how to connect, as the dialect builds it from the target's model and key.
+    The key never leaves memory."""
+    cred = Credentials(target.auth or dialect.auth_styles[0], target.api_key())
     if target.url is None:  # the built-in reference endpoint takes any key, like a real one needs one
-        key, target = REFERENCE_KEY, replace(target, auth="bearer")
-    if key and target.auth == "bearer":
-        headers["Authorization"] = f"Bearer {key}"
-    elif key and target.auth == "api-key":
-        headers["api-key"] = key
-    elif key and target.auth == "subprotocol":
-        protocols = ["realtime", f"openai-insecure-api-key.{key}"]
-        if "OpenAI-Beta" in headers:
-            protocols.append("openai-beta.realtime-v1")
-    return Endpoint(urlunsplit(parts._replace(query=query)), headers, protocols, connect_timeout_s)
+        cred = Credentials(dialect.auth_styles[0], REFERENCE_KEY)
+    return dialect.endpoint(url, target.model, cred, connect_timeout_s)
 
 
 GIL_SWITCH_S = 0.0005
@@ -156,7 +145,7 @@ class Runner:
         turns = list(enumerate(call.conversation.turns))
         try:
             try:
-                await session.open(endpoint_for(call.target, url, dict(session.dialect.headers), timeout))
+                await session.open(endpoint_for(call.target, session.dialect, url, timeout))
             except EndpointFault as exc:
                 await self._fail_all(call, session, turns, exc)
                 return

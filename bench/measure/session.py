@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,9 +20,8 @@ from bench.common.errors import (
     ProtocolViolation,
     TurnTimeout,
 )
-from bench.measure.dialects import Dialect, ErrorInfo, Kind, SessionEvent, detect_openai_dialect, get_dialect
-from bench.measure.dialects.base import NON_FATAL_ERRORS
-from bench.measure.dialects.openai import OpenAIGA
+from bench.measure.dialects import Dialect, ErrorInfo, Kind, SessionEvent, get_dialect
+from bench.measure.dialects.base import Message
 from bench.measure.timeline import Timeline
 from bench.measure.transports.base import Endpoint, Transport, now_ns
 from bench.plan.matrix import TurnSpec
@@ -35,10 +32,10 @@ CHUNK_MS = 20
 TRAILING_SILENCE_MAX_S = 5.0
 """With server VAD, silence is sent after the clip until speech_stopped, at most this long."""
 LATE_TRANSCRIPT_S = 2.0
-"""How long to wait after response.done for an input transcript that has not arrived."""
+"""How long to wait after the response's end for an input transcript that has not arrived."""
 MEDIA_TAIL_S = 1.0
-"""Media transports: after response.done, the turn ends at output_audio_buffer.stopped, or
-after this much received silence if the endpoint does not send that event."""
+"""Media transports: after the response's end, the turn ends when the endpoint says its output
+buffer stopped, or after this much received silence if the endpoint does not say so."""
 SILENT_PEAK = 16
 """A media frame whose peak is at most this (−66 dBFS) is the constant silence WebRTC sends
 between responses, not the response's audio."""
@@ -68,7 +65,7 @@ class SessionOptions:
     settings: SessionSettings
     model: str | None
     dialect: str
-    """`auto`, `openai-ga` or `openai-beta`."""
+    """A registered dialect name (`bench.measure.dialects.DIALECTS`)."""
     paced: bool = True
     """Send input audio in real time (True) or as fast as possible."""
     turn_timeout_s: float = 30.0
@@ -89,28 +86,33 @@ class Session:
         self.audio_format = "pcm16" if transport.media_audio else options.settings.audio_format
         """Input and output audio format on this transport (media is always PCM16 24 kHz)."""
         self._silent_since: int | None = None
-        self.dialect: Dialect = get_dialect("openai-ga" if options.dialect == "auto" else options.dialect)
+        self.dialect: Dialect = get_dialect(options.dialect)
+        """Speaks the protocol; its greeting may replace it with the dialect the server speaks."""
         self.events: asyncio.Queue[Stamped] = asyncio.Queue()
         self.open_marks: dict[str, int] = {}
         self._reader: asyncio.Task[None] | None = None
-        self._decoder = OpenAIGA()
+        self._finished: set[str] = set()
+        """Ids of the responses of earlier turns: their late events belong to no turn."""
 
     # --- connection --------------------------------------------------------------------------
 
     async def open(self, endpoint: Endpoint) -> None:
-        """Connect, read `session.created` (detecting the dialect), `session.update`, and wait
-        for `session.updated`. Raises EndpointFault on any failure."""
+        """Connect and run the dialect's handshake: await its greeting (which may switch the
+        dialect), send its configure messages, await its ready event. Raises EndpointFault."""
         self.open_marks["connect_start"] = now_ns()
         await self.transport.connect(endpoint)
-        self.open_marks["connected"] = now_ns()
+        self.open_marks["connected"] = sent = now_ns()
         self._reader = asyncio.create_task(self._read())
-        created = await self._expect(Kind.SESSION_CREATED, endpoint.connect_timeout_s)
-        if self.options.dialect == "auto" and created.event and created.event.session is not None:
-            self.dialect = get_dialect(detect_openai_dialect({"session": created.event.session}))
-        update = self.dialect.session_update(self.options.settings, self.options.model)
-        await self._send(update)
-        ready = await self._expect(Kind.SESSION_UPDATED, endpoint.connect_timeout_s)
-        self.open_marks["session_ready"] = ready.t_ns
+        timeout = endpoint.connect_timeout_s
+        greeting = self.dialect.handshake.greeting
+        if greeting is not None:
+            greeted = await self._expect(greeting, timeout)
+            assert greeted.event is not None
+            self.dialect = self.dialect.greeted(greeted.event)
+        for message in self.dialect.configure(self.options.settings, self.options.model):
+            sent = await self._send(message)
+        ready = self.dialect.handshake.ready
+        self.open_marks["session_ready"] = (await self._expect(ready, timeout)).t_ns if ready else sent
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -131,14 +133,9 @@ class Session:
                                                                         audio=frame.audio)))
                 continue
             try:
-                message = json.loads(frame.text)
-                if not isinstance(message, dict):
-                    raise ProtocolViolation(f"server event is not a JSON object: {frame.text[:80]}")
-                event = self._decoder.decode(message)
-            except (json.JSONDecodeError, ProtocolViolation) as exc:
-                fault = exc if isinstance(exc, ProtocolViolation) else ProtocolViolation(
-                    f"malformed JSON from endpoint: {frame.text[:80]!r}")
-                self.events.put_nowait(Stamped(frame.t_ns, None, fault))
+                event = self.dialect.decode_text(frame.text)
+            except ProtocolViolation as exc:
+                self.events.put_nowait(Stamped(frame.t_ns, None, exc))
                 continue
             self.events.put_nowait(Stamped(frame.t_ns, event))
 
@@ -149,6 +146,8 @@ class Session:
         except TimeoutError:
             raise TurnTimeout(f"no answer within {self.options.turn_timeout_s:g} s") from None
         if item.fault is not None:
+            if isinstance(item.fault, ConnectionLost):
+                self.events.put_nowait(item)  # the connection stays lost: every later wait sees it
             raise item.fault
         return item
 
@@ -159,11 +158,11 @@ class Session:
             assert item.event is not None
             if item.event.kind is kind:
                 return item
-            if item.event.kind is Kind.ERROR and item.event.error is not None:
+            if item.event.kind is Kind.ERROR and item.event.error is not None and item.event.error.fatal:
                 raise error_fault(item.event.error)
 
-    async def _send(self, message: Mapping[str, object]) -> int:
-        return await self.transport.send(json.dumps(message, separators=(",", ":")))
+    async def _send(self, message: Message) -> int:
+        return await self.transport.send(self.dialect.encode(message))
 
     # --- turns -------------------------------------------------------------------------------
 
@@ -186,6 +185,8 @@ class Session:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, EndpointFault):
                 await sender
+            if timeline.response_id is not None:
+                self._finished.add(timeline.response_id)
             last = timeline.marks.get("last_audio")
             if last is not None:  # media: the silence after the response is not part of it
                 timeline.out_chunks = [(t, c) for t, c in timeline.out_chunks if t <= last]
@@ -262,8 +263,8 @@ class Session:
 
     async def _collect(self, tl: Timeline, deadline: int, stopped: asyncio.Event,
                        sender: asyncio.Task[None]) -> None:
-        while True:
-            if sender.done() and sender.exception() is not None:
+        while True:  # what arrived before the sender failed still counts: read it first
+            if sender.done() and sender.exception() is not None and self.events.empty():
                 raise sender.exception()  # type: ignore[misc]
             item = await self._next(deadline)
             if self._apply(item, tl, stopped):
@@ -285,6 +286,8 @@ class Session:
         """Fold one event into the timeline; True when the turn's response is done."""
         ev, t = item.event, item.t_ns
         assert ev is not None
+        if ev.response_id is not None and ev.response_id in self._finished:
+            return False  # a straggler of an earlier turn's response
         k = ev.kind
         if k is Kind.SPEECH_STARTED:
             tl.mark("speech_started", t)
@@ -311,7 +314,7 @@ class Session:
         elif k is Kind.OUTPUT_BUFFER_STOPPED:
             tl.mark("output_buffer_stopped", t)
             return "response_done" in tl.marks and self.transport.media_audio
-        elif k is Kind.ERROR and ev.error is not None and ev.error.code not in NON_FATAL_ERRORS:
+        elif k is Kind.ERROR and ev.error is not None and ev.error.fatal:
             raise error_fault(ev.error)
         elif k is Kind.RESPONSE_DONE:
             return self._done(ev, t, tl, stopped)
@@ -321,6 +324,7 @@ class Session:
         if tl.response_id is not None and ev.response_id not in (None, tl.response_id):
             return False  # a response from before this turn
         stopped.set()
+        tl.response_id = tl.response_id or ev.response_id  # even if its `created` comes late
         tl.mark("response_done", t)
         tl.usage, tl.status = ev.usage, ev.status
         if ev.status == "failed":
@@ -332,7 +336,7 @@ class Session:
 
     def _media(self, pcm: bytes, t: int, tl: Timeline) -> bool:
         """A decoded media frame: part of the response from its first non-silent frame on.
-        True when the response's playout has ended (silence long enough after response.done)."""
+        True when the response's playout has ended (silence long enough after the response's end)."""
         if "response_created" not in tl.marks or "output_buffer_stopped" in tl.marks:
             return False
         silent = is_silent(pcm)

@@ -7,7 +7,7 @@ import warnings
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bench.common.errors import UnknownNameError
 from bench.metrics.spec import Family, Metric
@@ -37,32 +37,6 @@ class Usage:
     @staticmethod
     def from_dict(d: dict[str, int]) -> Usage:
         return Usage(**{k: int(v) for k, v in d.items() if k in Usage.__dataclass_fields__})
-
-
-def _int(d: Any, key: str) -> int:
-    v = d.get(key) if isinstance(d, dict) else None
-    return int(v) if isinstance(v, (int, float)) else 0
-
-
-def parse_openai_usage(u: dict[str, Any]) -> Usage:
-    """Read OpenAI Realtime usage (GA or beta). When only a total `cached_tokens` is given,
-    it is split between text and audio in proportion to their input counts."""
-    ind, outd = u.get("input_token_details") or {}, u.get("output_token_details") or {}
-    text, audio, image = _int(ind, "text_tokens"), _int(ind, "audio_tokens"), _int(ind, "image_tokens")
-    cached_total = _int(ind, "cached_tokens")
-    cd = ind.get("cached_tokens_details") if isinstance(ind, dict) else None
-    if isinstance(cd, dict):
-        c_text, c_audio, c_image = _int(cd, "text_tokens"), _int(cd, "audio_tokens"), _int(cd, "image_tokens")
-    else:
-        share = audio / (text + audio) if text + audio else 0.0
-        c_audio = round(cached_total * share)
-        c_text, c_image = cached_total - c_audio, 0
-    return Usage(
-        input_tokens=_int(u, "input_tokens"), output_tokens=_int(u, "output_tokens"),
-        input_text=text, input_audio=audio, input_image=image,
-        cached_text=c_text, cached_audio=c_audio, cached_image=c_image,
-        output_text=_int(outd, "text_tokens"), output_audio=_int(outd, "audio_tokens"),
-    )
 
 
 @dataclass(frozen=True)

@@ -3,23 +3,30 @@
 Targets come from the built-in table below and from a targets file (YAML, `--targets FILE`,
 `$RTBENCH_TARGETS`, or `./targets.yaml`). A target string that is a `ws://` or `wss://` URL is
 an ad-hoc target. Keys are read from the environment at connect time and never stored.
+
+Which dialects exist and which auth styles each accepts is the dialect registry's to say
+(`bench.measure.dialects.auth_catalog()`); the caller passes it in, since planning sits below
+measuring and does not import it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
 from bench.common.errors import MissingApiKeyError, ScenarioError, UnknownNameError
-from bench.common.yamlfile import load_yaml, validate
+from bench.common.yamlfile import Loc, line_of, load_yaml, validate
 
-Dialect = Literal["auto", "openai-ga", "openai-beta"]
-Auth = Literal["bearer", "api-key", "subprotocol", "none"]
+AuthCatalog = Mapping[str, Sequence[str]]
+"""Dialect name → the auth styles it accepts, its default first (from the dialect registry)."""
+AUTO = "auto"
+"""The dialect of an ad-hoc URL target: detected from the server's greeting."""
 
 REFERENCE = "reference"
 """The built-in reference endpoint, started in-process when a run needs it."""
@@ -33,14 +40,15 @@ class Target:
     """Name used in results and reports."""
     url: str | None
     """`ws://` / `wss://` URL of the realtime endpoint; None for the in-process reference."""
-    dialect: Dialect = "auto"
-    """Wire dialect; `auto` detects GA vs beta from `session.created`."""
+    dialect: str = AUTO
+    """A registered dialect name; `auto` detects the server's dialect from its greeting."""
     model: str | None = None
     """Model to ask for (`?model=`); also the pricing key unless `pricing` is set."""
     api_key_env: str | None = None
     """Name of the environment variable that holds the API key (never the key itself)."""
-    auth: Auth = "bearer"
-    """How the key is sent: `Authorization: Bearer`, Azure `api-key`, or browser subprotocol."""
+    auth: str | None = None
+    """How the key is sent, one of the dialect's auth styles (OpenAI: `bearer`, Azure `api-key`,
+    browser `subprotocol`, `none`); None = the dialect's default."""
     pricing: str | None = None
     """Key into the price table; defaults to `model`."""
     variant: str | None = None
@@ -69,9 +77,9 @@ BUILTIN: dict[str, Target] = {
     **{v: Target(v, None, "auto", "ref-realtime", None, "none", "gpt-realtime", v)
        for v in ("ref-fp16", "ref-int8", "ref-int4")},
     "openai": Target("openai", "wss://api.openai.com/v1/realtime", "openai-ga", "gpt-realtime",
-                     "OPENAI_API_KEY"),
+                     "OPENAI_API_KEY", "bearer"),
     "openai-mini": Target("openai-mini", "wss://api.openai.com/v1/realtime", "openai-ga",
-                          "gpt-realtime-mini", "OPENAI_API_KEY"),
+                          "gpt-realtime-mini", "OPENAI_API_KEY", "bearer"),
 }
 """Targets that need no targets file. `reference` and `ref-*` are the built-in reference endpoint
 (`ref-int8`/`ref-int4`: its quantized variants), priced as gpt-realtime so the cost pipeline is
@@ -81,16 +89,17 @@ exercised; reports label that price as simulated."""
 class _TargetEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str
-    dialect: Dialect = "auto"
+    dialect: str = AUTO
     model: str | None = None
     api_key_env: str | None = None
-    auth: Auth = "bearer"
+    auth: str | None = None
     pricing: str | None = None
     variant: str | None = None
 
 
-def load_targets_file(path: str | Path) -> dict[str, Target]:
-    """Read `targets: {name: {url, dialect, model, api_key_env, auth, pricing, variant}}`."""
+def load_targets_file(path: str | Path, catalog: AuthCatalog) -> dict[str, Target]:
+    """Read `targets: {name: {url, dialect, model, api_key_env, auth, pricing, variant}}`; the
+    dialect must be registered and the auth style one it accepts (default: its first)."""
     data, lines = load_yaml(path)
     entries = data.get("targets") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
@@ -99,8 +108,34 @@ def load_targets_file(path: str | Path) -> dict[str, Target]:
     for name, raw in entries.items():
         e = validate(_TargetEntry, raw, lines, str(path), ("targets", name))
         _check_url(e.url, f"{path}: targets.{name}.url")
-        out[str(name)] = Target(str(name), **e.model_dump())
+        where = _Where(str(path), lines, ("targets", name))
+        out[str(name)] = Target(str(name), **{**e.model_dump(), "auth": _auth(e, catalog, where)})
     return out
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where an entry sits in its file, to name file:line and field in errors."""
+
+    path: str
+    lines: dict[Loc, int]
+    prefix: Loc
+
+    def error(self, key: str, message: str) -> ScenarioError:
+        loc = (*self.prefix, key)
+        return ScenarioError(self.path, line_of(self.lines, loc), ".".join(map(str, loc)), message)
+
+
+def _auth(e: _TargetEntry, catalog: AuthCatalog, where: _Where) -> str:
+    """The entry's auth style, checked against its dialect (or that dialect's default)."""
+    if e.dialect not in catalog:
+        valid = ", ".join(sorted(catalog))
+        raise where.error("dialect", f"unknown dialect {e.dialect!r}; valid: {valid}")
+    styles = catalog[e.dialect]
+    if e.auth is not None and e.auth not in styles:
+        raise where.error("auth", f"dialect {e.dialect!r} does not accept auth {e.auth!r}; "
+                                  f"valid: {', '.join(styles)}")
+    return e.auth or styles[0]
 
 
 def _check_url(url: str, where: str) -> None:
@@ -122,16 +157,18 @@ class TargetBook:
     """Every known target: built-ins overlaid by a targets file."""
 
     targets: dict[str, Target]
+    catalog: AuthCatalog
+    """The dialects known and the auth styles each accepts."""
 
     @staticmethod
-    def load(path: str | Path | None = None) -> TargetBook:
+    def load(catalog: AuthCatalog, path: str | Path | None = None) -> TargetBook:
         book = dict(BUILTIN)
         file = Path(path) if path is not None else default_targets_file()
         if file is not None:
             if not file.is_file():
                 raise ScenarioError(str(file), None, "", "no such targets file")
-            book.update(load_targets_file(file))
-        return TargetBook(book)
+            book.update(load_targets_file(file, catalog))
+        return TargetBook(book, catalog)
 
     def resolve(self, spec: str, api_key_env: str | None = None) -> Target:
         """A target by name, or an ad-hoc one for a ws:// / wss:// URL."""
@@ -142,5 +179,6 @@ class TargetBook:
             _check_url(spec, "--target")
             host = urlsplit(spec)
             query_model = dict(p.split("=", 1) for p in host.query.split("&") if "=" in p)
-            return Target(host.netloc, spec, "auto", query_model.get("model"), api_key_env)
+            auth = self.catalog[AUTO][0] if AUTO in self.catalog else None
+            return Target(host.netloc, spec, AUTO, query_model.get("model"), api_key_env, auth)
         raise UnknownNameError("target", spec, list(self.targets))

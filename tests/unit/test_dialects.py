@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from openai.types.beta.realtime.realtime_client_event import RealtimeClientEvent as BetaClientEvent
 from openai.types.realtime.realtime_client_event import RealtimeClientEvent as GAClientEvent
 
-from bench.common.errors import ProtocolViolation, UnknownNameError
-from bench.measure.dialects import Kind, detect_openai_dialect, get_dialect
+import bench.measure
+from bench.common.errors import ConnectFault, ProtocolViolation, UnknownNameError
+from bench.measure.dialects import DIALECTS, Credentials, Kind, SessionEvent, auth_catalog, get_dialect
+from bench.measure.dialects.openai_events import detect_openai_dialect
 from bench.plan.scenario import SessionSettings, TurnDetection
 from tests.sdk_shapes import validate
 
@@ -96,5 +99,93 @@ def test_dialect_detection_from_session_created() -> None:
 
 
 def test_unknown_dialect_lists_valid_names() -> None:
-    with pytest.raises(UnknownNameError, match="valid: openai-beta, openai-ga"):
+    with pytest.raises(UnknownNameError, match="valid: auto, openai-beta, openai-ga"):
         get_dialect("gemini")
+
+
+@pytest.mark.parametrize(("name", "style", "headers", "protocols"), [
+    ("openai-ga", "bearer", {"Authorization": "Bearer sk-1"}, []),
+    ("openai-ga", "api-key", {"api-key": "sk-1"}, []),
+    ("openai-ga", "subprotocol", {}, ["realtime", "openai-insecure-api-key.sk-1"]),
+    ("openai-ga", "none", {}, []),
+    ("openai-beta", "bearer", {"OpenAI-Beta": "realtime=v1", "Authorization": "Bearer sk-1"}, []),
+    ("openai-beta", "subprotocol", {"OpenAI-Beta": "realtime=v1"},
+     ["realtime", "openai-insecure-api-key.sk-1", "openai-beta.realtime-v1"]),
+])
+def test_the_dialect_builds_url_and_auth(name: str, style: str, headers: dict[str, str],
+                                         protocols: list[str]) -> None:
+    cred = Credentials(style, "sk-1")
+    ep = get_dialect(name).endpoint("wss://h/v1/realtime?x=1", "gpt-realtime", cred, 3.0)
+    assert ep.url == "wss://h/v1/realtime?x=1&model=gpt-realtime"
+    assert dict(ep.headers) == headers and list(ep.subprotocols) == protocols
+    assert ep.connect_timeout_s == 3.0
+    assert "sk-1" not in repr(ep) and "sk-1" not in repr(Credentials(style, "sk-1"))
+    again = get_dialect(name).endpoint(ep.url, "other", Credentials(style, None), 3.0)
+    assert again.url == ep.url and not again.subprotocols and "Authorization" not in again.headers
+
+
+def test_an_auth_style_the_dialect_lacks_is_refused_listing_the_valid_ones() -> None:
+    with pytest.raises(UnknownNameError, match="valid: api-key, bearer, none, subprotocol"):
+        get_dialect("openai-ga").endpoint("wss://h", None, Credentials("query", "k"), 1.0)
+    assert auth_catalog()["openai-ga"][0] == "bearer" and set(auth_catalog()) == set(DIALECTS)
+
+
+def test_handshake_is_data_and_auto_resolves_itself_on_the_greeting() -> None:
+    auto = get_dialect("auto")
+    assert auto.handshake.greeting is Kind.SESSION_CREATED and auto.handshake.ready is Kind.SESSION_UPDATED
+    ga = SessionEvent(Kind.SESSION_CREATED, "session.created", session={"type": "realtime", "audio": {}})
+    beta = SessionEvent(Kind.SESSION_CREATED, "session.created", session={"modalities": ["audio"]})
+    assert auto.greeted(ga).name == "openai-ga" and auto.greeted(beta).name == "openai-beta"
+    assert get_dialect("openai-beta").greeted(ga).name == "openai-beta"  # a named dialect stays put
+    [update] = auto.configure(SessionSettings(), None)
+    assert update["type"] == "session.update"
+
+
+def test_webrtc_signalling_ga_fetches_a_short_lived_key_first() -> None:
+    ep = get_dialect("openai-ga").endpoint("wss://api.x/v1/realtime", "gpt-realtime",
+                                           Credentials("bearer", "sk-1"), 1.0)
+    plan = ep.signalling
+    assert plan is not None and plan.key_request is not None and plan.read_key is not None
+    assert plan.data_channel == "oai-events"
+    assert plan.key_request.url == "https://api.x/v1/realtime/client_secrets"
+    assert plan.key_request.headers["Authorization"] == "Bearer sk-1"
+    assert '"model": "gpt-realtime"' in plan.key_request.body
+    assert plan.offer.url == "https://api.x/v1/realtime/calls?model=gpt-realtime"
+    assert "Authorization" not in plan.offer.headers  # the short-lived key replaces the real one
+    assert plan.read_key('{"value": "ek_9"}') == {"Authorization": "Bearer ek_9"}
+    with pytest.raises(ConnectFault) as bad:
+        plan.read_key('{"nope": 1}')
+    assert bad.value.cause == "bad_client_secret"
+
+
+def test_webrtc_signalling_beta_posts_the_offer_with_the_real_key() -> None:
+    ep = get_dialect("openai-beta").endpoint("ws://127.0.0.1:9/v1/realtime", "m",
+                                             Credentials("bearer", "sk-1"), 1.0)
+    plan = ep.signalling
+    assert plan is not None and plan.key_request is None
+    assert plan.offer.url == "http://127.0.0.1:9/v1/realtime?model=m"
+    assert plan.offer.headers == {"Authorization": "Bearer sk-1"}
+
+
+def test_non_fatal_errors_and_malformed_frames() -> None:
+    d = get_dialect("openai-ga")
+    ev = d.decode({"type": "error", "error": {"code": "response_cancel_not_active", "message": "m"}})
+    assert ev.error is not None and not ev.error.fatal
+    with pytest.raises(ProtocolViolation, match="malformed JSON"):
+        d.decode_text("{not json")
+    with pytest.raises(ProtocolViolation, match="not a JSON object"):
+        d.decode_text("[1]")
+    assert d.decode_text(d.encode(d.response_create())).type == "response.create"
+
+
+PROVIDER_WORDS = ("openai", "oai-", "session.created", "session.update", "response.done", "client_secret",
+                  "Bearer", "api-key")
+
+
+@pytest.mark.parametrize("module", ["session.py", "runner.py", "timeline.py", "transports"])
+def test_the_core_never_names_a_provider(module: str) -> None:
+    """Only `bench/measure/dialects/` knows a protocol: session, runner and transports do not."""
+    root = Path(bench.measure.__file__).parent / module
+    for path in [root] if root.is_file() else sorted(root.glob("*.py")):
+        text = path.read_text(encoding="utf-8").lower()
+        assert not [w for w in PROVIDER_WORDS if w.lower() in text], path.name

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from bench.common.errors import MissingApiKeyError, ScenarioError, UnknownNameError, UserError
-from bench.measure.runner import endpoint_for
-from bench.plan.targets import TargetBook
+from bench.measure.dialects import auth_catalog, get_dialect
+from bench.measure.runner import REFERENCE_KEY, endpoint_for
+from bench.plan.targets import BUILTIN, TargetBook
 from bench.results.records import TurnError, TurnRecord
 from bench.results.store import RunStore, load_records
 
@@ -16,13 +17,13 @@ def test_targets_file_and_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyP
     f = tmp_path / "targets.yaml"
     f.write_text("targets:\n  azure:\n    url: wss://x.openai.azure.com/openai/v1/realtime\n"
                  "    model: gpt-realtime\n    api_key_env: AZURE_KEY\n    auth: api-key\n")
-    book = TargetBook.load(f)
+    book = TargetBook.load(auth_catalog(), f)
     t = book.resolve("azure")
     monkeypatch.delenv("AZURE_KEY", raising=False)
     with pytest.raises(MissingApiKeyError, match="set the environment variable AZURE_KEY"):
         t.api_key()
     monkeypatch.setenv("AZURE_KEY", "secret-123")
-    ep = endpoint_for(t, t.url or "", {})
+    ep = endpoint_for(t, get_dialect(t.dialect), t.url or "")
     assert ep.headers == {"api-key": "secret-123"} and ep.url.endswith("?model=gpt-realtime")
     assert "secret-123" not in json.dumps(t.public())
     valid = "valid: azure, openai, openai-mini, ref-fp16, ref-int4, ref-int8, reference"
@@ -33,17 +34,33 @@ def test_targets_file_and_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_targets_file_errors_name_the_line(tmp_path: Path) -> None:
     f = tmp_path / "targets.yaml"
     f.write_text("targets:\n  a:\n    url: wss://h/v1/realtime\n    dialect: klingon\n")
-    with pytest.raises(ScenarioError, match=r"targets.yaml:4: targets.a.dialect"):
-        TargetBook.load(f)
+    with pytest.raises(ScenarioError, match=r"targets.yaml:4: targets.a.dialect: .*valid: auto, openai-beta"):
+        TargetBook.load(auth_catalog(), f)
+    f.write_text("targets:\n  a:\n    url: wss://h/v1/realtime\n    dialect: openai-ga\n    auth: query\n")
+    with pytest.raises(ScenarioError, match=r"targets.yaml:5: targets.a.auth: .*'openai-ga' does not accept"
+                                            r" auth 'query'; valid: bearer, api-key, subprotocol, none"):
+        TargetBook.load(auth_catalog(), f)
+    f.write_text("targets:\n  a:\n    url: wss://h/v1/realtime\n    dialect: openai-beta\n")
+    assert TargetBook.load(auth_catalog(), f).resolve("a").auth == "bearer"  # the dialect's default
+
+
+def test_builtin_targets_speak_registered_dialects_and_the_reference_key_stays_built_in() -> None:
+    catalog = auth_catalog()
+    for t in BUILTIN.values():
+        assert t.dialect in catalog and (t.auth is None or t.auth in catalog[t.dialect]), t.name
+    ref = BUILTIN["reference"]
+    ep = endpoint_for(ref, get_dialect(ref.dialect), "ws://127.0.0.1:1/v1/realtime")
+    assert ep.headers == {"Authorization": f"Bearer {REFERENCE_KEY}"}
+    assert ep.url == "ws://127.0.0.1:1/v1/realtime?model=ref-realtime"
 
 
 def test_url_targets_and_subprotocol_auth(monkeypatch: pytest.MonkeyPatch) -> None:
-    book = TargetBook.load(None)
+    book = TargetBook.load(auth_catalog(), None)
     t = book.resolve("wss://gw.example/v1/realtime?model=m1")
     assert t.model == "m1" and t.dialect == "auto"
     monkeypatch.setenv("GW_KEY", "k")
     from dataclasses import replace
-    ep = endpoint_for(replace(t, api_key_env="GW_KEY", auth="subprotocol"), t.url or "", {})
+    ep = endpoint_for(replace(t, api_key_env="GW_KEY", auth="subprotocol"), get_dialect("auto"), t.url or "")
     assert ep.subprotocols == ["realtime", "openai-insecure-api-key.k"]
     assert ep.url.count("model=") == 1
 

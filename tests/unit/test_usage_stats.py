@@ -5,7 +5,8 @@ import pytest
 
 from bench.analysis.stats import bootstrap_ci, describe, percentile
 from bench.common.errors import UnknownNameError
-from bench.metrics.cost import Usage, cost_usd, find_price, parse_openai_usage, price_table
+from bench.measure.dialects.openai_events import parse_openai_usage
+from bench.metrics.cost import Usage, cost_usd, find_price, price_table
 
 REAL_PAYLOAD = {  # a real GA usage block quoted in PROTOCOLS §1.9
     "total_tokens": 821, "input_tokens": 789, "output_tokens": 32,

@@ -1,14 +1,21 @@
-"""What every dialect produces and consumes."""
+"""What every dialect produces and consumes, and the contract a dialect fulfils.
+
+A dialect owns its protocol: the connect URL and how a key is presented (auth styles), the
+handshake (as data), the encoding of client events, the decoding of server events (usage
+included), and the WebRTC signalling plan. It does no I/O: `Session` and the transports do.
+"""
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from bench.common.errors import ProtocolViolation, UnknownNameError
+from bench.measure.transports.base import Endpoint
 from bench.metrics.cost import Usage
 from bench.plan.scenario import SessionSettings
 
@@ -47,6 +54,9 @@ class ErrorInfo:
     message: str
     type: str | None = None
     param: str | None = None
+    fatal: bool = True
+    """False for errors the protocol defines as leaving the turn running (e.g. cancelling
+    a response that already ended)."""
 
 
 @dataclass(frozen=True)
@@ -67,23 +77,66 @@ class SessionEvent:
     """`response.done` status: completed, cancelled, incomplete, failed."""
     error: ErrorInfo | None = None
     session: Message | None = None
-    """The session object of `session.created` / `session.updated`."""
+    """The session object of a greeting or ready event."""
 
 
-NON_FATAL_ERRORS = frozenset({"conversation_already_has_active_response", "response_cancel_not_active"})
-"""Error codes that leave the turn running (PROTOCOLS §7)."""
+@dataclass(frozen=True)
+class Handshake:
+    """How a session opens, as data: await `greeting` (if any), send the configure messages,
+    await `ready` (if any)."""
+
+    greeting: Kind | None
+    """The event the server opens with; None for a protocol where the client speaks first."""
+    ready: Kind | None
+    """The event that means the configuration took effect; None = ready once it is sent."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A key and the auth style that presents it. Lives in memory only: never in repr."""
+
+    style: str
+    """One of the dialect's `auth_styles`."""
+    key: str | None = field(default=None, repr=False)
+    """The secret itself; None when the target has none."""
+
+
+def with_query(url: str, **params: str | None) -> str:
+    """`url` with each non-None parameter added to its query unless already present."""
+    parts = urlsplit(url)
+    present = {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    extra = {k: v for k, v in params.items() if v is not None and k not in present}
+    query = "&".join(filter(None, [parts.query, urlencode(extra)]))
+    return urlunsplit(parts._replace(query=query))
 
 
 class Dialect(ABC):
-    """Encodes client events and decodes server events of one protocol."""
+    """Encodes client events and decodes server events of one protocol, and plans how to
+    connect (URL, auth, handshake, signalling). Subclasses set `name`, `auth_styles`,
+    `handshake` and implement the abstract methods; everything else has a default."""
 
     name: str
-    headers: Mapping[str, str] = MappingProxyType({})
-    """Extra HTTP headers this dialect needs on connect."""
-    subprotocols: tuple[str, ...] = ()
+    """The registry name (what targets files and records say)."""
+    auth_styles: tuple[str, ...] = ("none",)
+    """The ways this protocol accepts a key; the first is the default."""
+    handshake: Handshake = Handshake(None, None)
+
+    def check_auth(self, style: str) -> None:
+        """UnknownNameError listing the styles this dialect accepts."""
+        if style not in self.auth_styles:
+            raise UnknownNameError(f"auth style for dialect {self.name!r}", style, list(self.auth_styles))
 
     @abstractmethod
-    def session_update(self, s: SessionSettings, model: str | None) -> Message: ...
+    def endpoint(self, url: str, model: str | None, cred: Credentials, connect_timeout_s: float) -> Endpoint:
+        """Where and how to connect: URL, headers, subprotocols, signalling."""
+
+    def greeted(self, greeting: SessionEvent) -> Dialect:
+        """The dialect to speak from now on, given the server's greeting (default: this one)."""
+        return self
+
+    @abstractmethod
+    def configure(self, s: SessionSettings, model: str | None) -> list[Message]:
+        """The message(s) that configure the session, sent after the greeting."""
 
     @abstractmethod
     def append_audio(self, audio: bytes) -> Message: ...
@@ -102,3 +155,17 @@ class Dialect(ABC):
 
     @abstractmethod
     def decode(self, message: Message) -> SessionEvent: ...
+
+    def encode(self, message: Message) -> str:
+        """A client message as wire text (compact JSON by default)."""
+        return json.dumps(message, separators=(",", ":"))
+
+    def decode_text(self, text: str) -> SessionEvent:
+        """A server frame's text → event; ProtocolViolation when it is not a JSON object."""
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError:
+            raise ProtocolViolation(f"malformed JSON from endpoint: {text[:80]!r}") from None
+        if not isinstance(message, dict):
+            raise ProtocolViolation(f"server event is not a JSON object: {text[:80]}")
+        return self.decode(message)

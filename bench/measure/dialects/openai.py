@@ -1,41 +1,34 @@
-"""OpenAI Realtime, GA and beta (PROTOCOLS §1). Both decoders accept both families of event
-names, so a gateway that mixes them is still read correctly."""
+"""OpenAI Realtime, GA and beta (PROTOCOLS §1): connecting (URL `?model=`, four auth styles,
+WebRTC signalling), the handshake `session.created → session.update → session.updated`, and
+client events. `auto` speaks GA until `session.created` says which one the server speaks.
+Server events are decoded in `openai_events`."""
 
 from __future__ import annotations
 
 import base64
-import binascii
+import json
+from abc import abstractmethod
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from bench.common.errors import ProtocolViolation
-from bench.measure.dialects.base import Dialect, ErrorInfo, Kind, Message, SessionEvent
-from bench.metrics.cost import parse_openai_usage
+from bench.common.errors import ConnectFault
+from bench.measure.dialects.base import (
+    Credentials,
+    Dialect,
+    Handshake,
+    Kind,
+    Message,
+    SessionEvent,
+    with_query,
+)
+from bench.measure.dialects.openai_events import decode_openai, detect_openai_dialect
+from bench.measure.transports.base import Endpoint, HttpRequest, Signalling
 from bench.plan.scenario import SessionSettings
 
-_KINDS: dict[str, Kind] = {
-    "session.created": Kind.SESSION_CREATED,
-    "session.updated": Kind.SESSION_UPDATED,
-    "input_audio_buffer.speech_started": Kind.SPEECH_STARTED,
-    "input_audio_buffer.speech_stopped": Kind.SPEECH_STOPPED,
-    "input_audio_buffer.committed": Kind.INPUT_COMMITTED,
-    "conversation.item.input_audio_transcription.completed": Kind.INPUT_TRANSCRIPT,
-    "response.created": Kind.RESPONSE_CREATED,
-    "response.output_text.delta": Kind.TEXT_DELTA,
-    "response.text.delta": Kind.TEXT_DELTA,
-    "response.output_audio_transcript.delta": Kind.TRANSCRIPT_DELTA,
-    "response.audio_transcript.delta": Kind.TRANSCRIPT_DELTA,
-    "response.output_audio.delta": Kind.AUDIO_DELTA,
-    "response.audio.delta": Kind.AUDIO_DELTA,
-    "response.output_audio.done": Kind.AUDIO_DONE,
-    "response.audio.done": Kind.AUDIO_DONE,
-    "response.done": Kind.RESPONSE_DONE,
-    "output_audio_buffer.started": Kind.OUTPUT_BUFFER_STARTED,
-    "output_audio_buffer.stopped": Kind.OUTPUT_BUFFER_STOPPED,
-    "rate_limits.updated": Kind.RATE_LIMITS,
-    "error": Kind.ERROR,
-}
-
+DATA_CHANNEL = "oai-events"
+"""The WebRTC data channel OpenAI's events travel on."""
 _GA_FORMATS = {"pcm16": {"type": "audio/pcm", "rate": 24000}, "g711_ulaw": {"type": "audio/pcmu"},
                "g711_alaw": {"type": "audio/pcma"}}
 
@@ -44,58 +37,64 @@ def _b64(audio: bytes) -> str:
     return base64.b64encode(audio).decode("ascii")
 
 
-def _error(msg: Message) -> ErrorInfo:
-    e = msg.get("error") or {}
-    return ErrorInfo(e.get("code"), str(e.get("message", "")), e.get("type"), e.get("param"))
+def _http_base(url: str) -> tuple[str, str | None]:
+    """(https://host[:port], model) from a ws:// or wss:// realtime URL."""
+    p = urlsplit(url)
+    scheme = "https" if p.scheme in ("wss", "https") else "http"
+    model = parse_qs(p.query).get("model", [None])[0]
+    return urlunsplit((scheme, p.netloc, "", "", "")), model
 
 
-def _response_error(resp: Message) -> ErrorInfo | None:
-    details = resp.get("status_details") or {}
-    err = details.get("error")
-    if resp.get("status") == "failed":
-        err = err or {}
-        return ErrorInfo(err.get("code"), str(err.get("message") or details.get("reason") or "failed"),
-                         err.get("type"))
-    return None
+def _model_query(model: str | None) -> str:
+    return f"?model={model}" if model else ""
 
 
-def _decode(msg: Message) -> SessionEvent:
-    t = msg.get("type")
-    if not isinstance(t, str):
-        raise ProtocolViolation(f"server event without a type: {str(msg)[:120]}")
-    kind = _KINDS.get(t, Kind.OTHER)
-    if kind is Kind.AUDIO_DELTA:
-        try:
-            audio = base64.b64decode(msg.get("delta", ""), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ProtocolViolation(f"{t}: delta is not base64") from exc
-        return SessionEvent(kind, t, msg.get("response_id"), msg.get("item_id"), audio=audio)
-    if kind in (Kind.TEXT_DELTA, Kind.TRANSCRIPT_DELTA):
-        return SessionEvent(kind, t, msg.get("response_id"), msg.get("item_id"), str(msg.get("delta", "")))
-    if kind is Kind.INPUT_TRANSCRIPT:
-        return SessionEvent(kind, t, item_id=msg.get("item_id"), text=str(msg.get("transcript", "")))
-    if kind in (Kind.RESPONSE_DONE, Kind.RESPONSE_CREATED):
-        resp: Message = msg.get("response") or {}
-        usage = resp.get("usage")
-        return SessionEvent(kind, t, resp.get("id"), status=resp.get("status"),
-                            usage=parse_openai_usage(usage) if isinstance(usage, dict) else None,
-                            error=_response_error(resp))
-    if kind in (Kind.SESSION_CREATED, Kind.SESSION_UPDATED):
-        return SessionEvent(kind, t, session=msg.get("session") or {})
-    if kind is Kind.ERROR:
-        return SessionEvent(kind, t, error=_error(msg))
-    return SessionEvent(kind, t, msg.get("response_id"), msg.get("item_id"))
+def _client_secret(body: str) -> Mapping[str, str]:
+    """`client_secrets` answer → the header that carries the short-lived key on the offer."""
+    try:
+        return {"Authorization": f"Bearer {json.loads(body)['value']}"}
+    except (ValueError, KeyError, TypeError):
+        raise ConnectFault(f"client_secrets answered without a key: {body[:120]}",
+                           cause="bad_client_secret") from None
 
 
-def detect_openai_dialect(session_created: Message) -> str:
-    """GA when `session.created.session` has `type: realtime` or a nested `audio` object."""
-    s = session_created.get("session") or {}
-    if s.get("type") in ("realtime", "transcription") or isinstance(s.get("audio"), dict):
-        return "openai-ga"
-    return "openai-beta"
+def _auth(cred: Credentials, beta_subprotocol: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """(headers, subprotocols) that present the key in the credential's style."""
+    if not cred.key or cred.style == "none":
+        return {}, []
+    if cred.style == "bearer":
+        return {"Authorization": f"Bearer {cred.key}"}, []
+    if cred.style == "api-key":
+        return {"api-key": cred.key}, []
+    return {}, ["realtime", f"openai-insecure-api-key.{cred.key}", *beta_subprotocol]
 
 
 class _OpenAI(Dialect):
+    auth_styles = ("bearer", "api-key", "subprotocol", "none")
+    handshake = Handshake(greeting=Kind.SESSION_CREATED, ready=Kind.SESSION_UPDATED)
+    headers: Mapping[str, str] = MappingProxyType({})
+    """HTTP headers this dialect adds on connect."""
+    beta_subprotocol: tuple[str, ...] = ()
+    """Appended to the subprotocols when the key travels in one."""
+
+    def endpoint(self, url: str, model: str | None, cred: Credentials, connect_timeout_s: float) -> Endpoint:
+        self.check_auth(cred.style)
+        url = with_query(url, model=model)
+        auth, protocols = _auth(cred, self.beta_subprotocol)
+        bearer = {k: v for k, v in auth.items() if k == "Authorization"}
+        return Endpoint(url, {**self.headers, **auth}, protocols, connect_timeout_s,
+                        signalling=self.signalling(url, bearer))
+
+    @abstractmethod
+    def signalling(self, url: str, auth: Mapping[str, str]) -> Signalling:
+        """The WebRTC flow; `auth` is the Authorization header, if the key is a bearer one."""
+
+    @abstractmethod
+    def session_update(self, s: SessionSettings, model: str | None) -> Message: ...
+
+    def configure(self, s: SessionSettings, model: str | None) -> list[Message]:
+        return [self.session_update(s, model)]
+
     def append_audio(self, audio: bytes) -> Message:
         return {"type": "input_audio_buffer.append", "audio": _b64(audio)}
 
@@ -114,7 +113,7 @@ class _OpenAI(Dialect):
         return {"type": "response.cancel"}
 
     def decode(self, message: Message) -> SessionEvent:
-        return _decode(message)
+        return decode_openai(message)
 
 
 def _turn_detection(s: SessionSettings) -> dict[str, Any] | None:
@@ -129,6 +128,16 @@ class OpenAIGA(_OpenAI):
     """GA: nested session with `type: realtime`, `response.output_audio.*` names."""
 
     name = "openai-ga"
+
+    def signalling(self, url: str, auth: Mapping[str, str]) -> Signalling:
+        """A short-lived key from `/v1/realtime/client_secrets`, then the offer to `/v1/realtime/calls`."""
+        base, model = _http_base(url)
+        session: dict[str, Any] = {"type": "realtime", **({"model": model} if model else {})}
+        key_request = HttpRequest(f"{base}/v1/realtime/client_secrets",
+                                  {**auth, "Content-Type": "application/json"},
+                                  json.dumps({"session": session}))
+        offer = HttpRequest(f"{base}/v1/realtime/calls{_model_query(model)}")
+        return Signalling(offer, DATA_CHANNEL, key_request, _client_secret)
 
     def session_update(self, s: SessionSettings, model: str | None) -> Message:
         fmt = _GA_FORMATS[s.audio_format]
@@ -154,6 +163,12 @@ class OpenAIBeta(_OpenAI):
 
     name = "openai-beta"
     headers = MappingProxyType({"OpenAI-Beta": "realtime=v1"})
+    beta_subprotocol = ("openai-beta.realtime-v1",)
+
+    def signalling(self, url: str, auth: Mapping[str, str]) -> Signalling:
+        """The offer straight to `/v1/realtime?model=…` with the real key."""
+        base, model = _http_base(url)
+        return Signalling(HttpRequest(f"{base}/v1/realtime{_model_query(model)}", dict(auth)), DATA_CHANNEL)
 
     def session_update(self, s: SessionSettings, model: str | None) -> Message:
         modalities = ["text"] if s.output_modalities == ["text"] else ["audio", "text"]
@@ -169,3 +184,13 @@ class OpenAIBeta(_OpenAI):
         if s.input_transcription:
             session["input_audio_transcription"] = {"model": s.input_transcription}
         return {"type": "session.update", "session": session}
+
+
+class OpenAIAuto(OpenAIGA):
+    """Connects like GA, then speaks whichever dialect `session.created` shows."""
+
+    name = "auto"
+
+    def greeted(self, greeting: SessionEvent) -> Dialect:
+        found = detect_openai_dialect({"session": greeting.session or {}})
+        return OpenAIGA() if found == "openai-ga" else OpenAIBeta()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from bench.common.errors import ConnectionLost
 
@@ -28,13 +28,52 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """Where and how to connect."""
+class HttpRequest:
+    """One HTTP POST a media transport makes while it sets up a call."""
 
     url: str
-    headers: Mapping[str, str]
-    subprotocols: Sequence[str] = ()
+    """Where to post (may carry a key in its query: never shown in errors)."""
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Headers, auth included: kept out of repr so a key is never logged."""
+    body: str = ""
+    """The body; for the offer, the transport puts the SDP here."""
+
+
+@dataclass(frozen=True)
+class Signalling:
+    """How a media transport (WebRTC) sets up a call over HTTP. The dialect plans it, the
+    transport only posts: first `key_request` (if any), then the SDP offer."""
+
+    offer: HttpRequest
+    """Where the SDP offer goes, with the headers it carries (body: the offer)."""
+    data_channel: str = "events"
+    """Label of the data channel that carries the events."""
+    key_request: HttpRequest | None = None
+    """Posted first to trade the real key for a short-lived one; None = the offer carries the key."""
+    read_key: Callable[[str], Mapping[str, str]] | None = None
+    """The body `key_request` answered → headers that carry the short-lived key on the offer.
+    Raises ConnectFault when the body holds no key."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to connect. Built by the dialect; it may hold a key, so it stays in memory
+    and out of repr, and errors show `shown_url`."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """HTTP headers of the connect request (auth included)."""
+    subprotocols: Sequence[str] = field(default=(), repr=False)
+    """WebSocket subprotocols (a dialect may carry the key in one)."""
     connect_timeout_s: float = 10.0
+    shown_url: str = ""
+    """The URL as errors may show it (secret query keys removed); empty = `url` is safe to show."""
+    signalling: Signalling | None = field(default=None, repr=False)
+    """How a media transport sets the call up; None when the dialect has no media flow."""
+
+    @property
+    def public_url(self) -> str:
+        return self.shown_url or self.url
 
 
 _CLOSED = Frame(-1, "")

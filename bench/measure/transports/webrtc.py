@@ -1,10 +1,10 @@
-"""WebRTC transport (aiortc): events over the `oai-events` data channel, audio over RTP (Opus).
+"""WebRTC transport (aiortc): events over a data channel, audio over RTP (Opus).
 
-OpenAI's GA flow: an ephemeral key from `POST /v1/realtime/client_secrets` (with the real key),
-then the SDP offer to `POST /v1/realtime/calls` (201 + answer). The beta flow posts the offer to
-`POST /v1/realtime?model=…`. The microphone track is the clock of the input: it hands a 20 ms
-frame to the encoder every 20 ms, queued speech when there is some, silence otherwise; the
-remote track's decoded frames are delivered as audio, stamped when aiortc hands them over.
+The dialect plans the signalling (`Endpoint.signalling`: the data channel's label, which URLs
+to post with which headers, whether a short-lived key is fetched first); this module only
+posts. The microphone track is the clock of the input: it hands a 20 ms frame to the encoder
+every 20 ms, queued speech when there is some, silence otherwise; the remote track's decoded
+frames are delivered as audio, stamped when aiortc hands them over.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
-import json
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 import numpy as np
@@ -27,7 +26,7 @@ from av import AudioFrame, AudioResampler
 from bench.common.audio import PCM16_RATE
 from bench.common.errors import ConnectFault, ConnectionLost
 from bench.common.ice import gather_only
-from bench.measure.transports.base import Endpoint, Transport, now_ns
+from bench.measure.transports.base import Endpoint, HttpRequest, Signalling, Transport, now_ns
 
 FRAME_SAMPLES = PCM16_RATE // 50
 """20 ms of 24 kHz mono: what the session hands the microphone per frame."""
@@ -77,20 +76,30 @@ class Microphone(MediaStreamTrack):
         return frame
 
 
-def _http_base(url: str) -> tuple[str, str | None]:
-    """(https://host[:port], model) from a ws:// or wss:// realtime URL."""
-    p = urlsplit(url)
-    scheme = "https" if p.scheme in ("wss", "https") else "http"
-    model = parse_qs(p.query).get("model", [None])[0]
-    return urlunsplit((scheme, p.netloc, "", "", "")), model
-
-
-async def _check(resp: aiohttp.ClientResponse, what: str) -> str:
-    body = await resp.text()
+async def _post(http: aiohttp.ClientSession, request: HttpRequest, what: str) -> str:
+    """POST; the answer's body, or ConnectFault `http_<status>` when it is not a success."""
+    async with http.post(request.url, data=request.body, headers=dict(request.headers)) as resp:
+        body = await resp.text()
     if resp.status >= 300:
         excerpt = body.strip().replace("\n", " ")[:200]
         raise ConnectFault(f"{what} answered HTTP {resp.status}: {excerpt}", cause=f"http_{resp.status}")
     return body
+
+
+async def _exchange(plan: Signalling, timeout_s: float, offer: str) -> str:
+    """Run the dialect's signalling plan: maybe trade the key for a short-lived one, then post
+    the SDP offer; return the answer."""
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as http:
+            headers = dict(plan.offer.headers)
+            if plan.key_request is not None and plan.read_key is not None:
+                headers.update(plan.read_key(await _post(http, plan.key_request, "the key request")))
+            sdp = {"Content-Type": "application/sdp", "Accept": "application/sdp"}
+            return await _post(http, HttpRequest(plan.offer.url, {**sdp, **headers}, offer),
+                               "the SDP exchange")
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        p = urlsplit(plan.offer.url)
+        raise ConnectFault(f"cannot reach {p.scheme}://{p.netloc}: {type(exc).__name__}: {exc}") from None
 
 
 class WebRTCTransport(Transport):
@@ -107,10 +116,13 @@ class WebRTCTransport(Transport):
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _open(self, endpoint: Endpoint) -> None:
+        plan = endpoint.signalling
+        if plan is None:
+            raise ConnectFault("this dialect has no WebRTC signalling", cause="unsupported_transport")
         servers = [RTCIceServer(u) for u in self.options.ice_servers]
         self._pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         opened = asyncio.Event()
-        self._channel = channel = pc.createDataChannel("oai-events")
+        self._channel = channel = pc.createDataChannel(plan.data_channel)
         channel.on("open", opened.set)
         channel.on("message", self._on_message)
         channel.on("close", lambda: self._lost("data channel closed"))
@@ -120,7 +132,7 @@ class WebRTCTransport(Transport):
         only = self.options.ice_addresses
         with gather_only(only) if only else contextlib.nullcontext():
             await pc.setLocalDescription(await pc.createOffer())
-        answer = await self._exchange(endpoint, pc.localDescription.sdp)
+        answer = await _exchange(plan, endpoint.connect_timeout_s, pc.localDescription.sdp)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         except Exception as exc:  # aiortc raises ValueError and others on a bad answer
@@ -130,39 +142,6 @@ class WebRTCTransport(Transport):
         except TimeoutError:
             raise ConnectFault(f"ICE/DTLS did not connect within {self.options.ice_timeout_s:g} s",
                                cause="ice_timeout") from None
-
-    async def _exchange(self, endpoint: Endpoint, offer: str) -> str:
-        base, model = _http_base(endpoint.url)
-        auth = dict(endpoint.headers).get("Authorization")
-        beta = "OpenAI-Beta" in endpoint.headers
-        timeout = aiohttp.ClientTimeout(total=endpoint.connect_timeout_s)
-        query = f"?model={model}" if model else ""
-        try:
-            async with aiohttp.ClientSession(timeout=timeout) as http:
-                if beta:
-                    url, key = f"{base}/v1/realtime{query}", auth
-                else:
-                    key = f"Bearer {await self._ephemeral_key(http, base, auth, model)}"
-                    url = f"{base}/v1/realtime/calls{query}"
-                headers = {"Content-Type": "application/sdp", "Accept": "application/sdp",
-                           **({"Authorization": key} if key else {})}
-                async with http.post(url, data=offer, headers=headers) as resp:
-                    return await _check(resp, "the SDP exchange")
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise ConnectFault(f"cannot reach {base}: {type(exc).__name__}: {exc}") from None
-
-    async def _ephemeral_key(self, http: aiohttp.ClientSession, base: str, auth: str | None,
-                             model: str | None) -> str:
-        session: dict[str, Any] = {"type": "realtime", **({"model": model} if model else {})}
-        headers = {"Authorization": auth} if auth else {}
-        async with http.post(f"{base}/v1/realtime/client_secrets", json={"session": session},
-                             headers=headers) as resp:
-            body = await _check(resp, "client_secrets")
-        try:
-            return str(json.loads(body)["value"])
-        except (ValueError, KeyError, TypeError):
-            raise ConnectFault(f"client_secrets answered without a key: {body[:120]}",
-                               cause="bad_client_secret") from None
 
     def _on_message(self, message: str | bytes) -> None:
         self._deliver(message if isinstance(message, str) else message.decode("utf-8", "replace"))

@@ -43,10 +43,10 @@ class WebSocketTransport(Transport):
         except TimeoutError:
             raise ConnectFault(f"no connection within {endpoint.connect_timeout_s:g} s",
                                cause="connect_timeout") from None
-        except InvalidURI as exc:
-            raise ConnectFault(f"invalid URL {endpoint.url!r}: {exc}", cause="bad_url") from None
+        except InvalidURI:
+            raise ConnectFault(f"invalid URL {endpoint.public_url!r}", cause="bad_url") from None
         except (OSError, WebSocketException) as exc:
-            raise ConnectFault(f"cannot connect to {endpoint.url}: {exc}") from None
+            raise ConnectFault(f"cannot connect to {endpoint.public_url}: {exc}") from None
         self._reader = asyncio.create_task(self._read(self._ws))
 
     async def _read(self, ws: ClientConnection) -> None:

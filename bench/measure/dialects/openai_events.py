@@ -1,0 +1,119 @@
+"""OpenAI Realtime server events, GA and beta (PROTOCOLS §1, §5): wire names → `SessionEvent`s,
+and `response.done` usage. Both families of names are accepted, so a gateway that mixes them
+is still read correctly."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from bench.common.errors import ProtocolViolation
+from bench.measure.dialects.base import ErrorInfo, Kind, Message, SessionEvent
+from bench.metrics.cost import Usage
+
+NON_FATAL_ERRORS = frozenset({"conversation_already_has_active_response", "response_cancel_not_active"})
+"""Error codes that leave the turn running (PROTOCOLS §7)."""
+
+
+def _int(d: Any, key: str) -> int:
+    v = d.get(key) if isinstance(d, dict) else None
+    return int(v) if isinstance(v, (int, float)) else 0
+
+
+def parse_openai_usage(u: dict[str, Any]) -> Usage:
+    """Read OpenAI Realtime usage (GA or beta). When only a total `cached_tokens` is given,
+    it is split between text and audio in proportion to their input counts."""
+    ind, outd = u.get("input_token_details") or {}, u.get("output_token_details") or {}
+    text, audio, image = _int(ind, "text_tokens"), _int(ind, "audio_tokens"), _int(ind, "image_tokens")
+    cached_total = _int(ind, "cached_tokens")
+    cd = ind.get("cached_tokens_details") if isinstance(ind, dict) else None
+    if isinstance(cd, dict):
+        c_text, c_audio, c_image = _int(cd, "text_tokens"), _int(cd, "audio_tokens"), _int(cd, "image_tokens")
+    else:
+        share = audio / (text + audio) if text + audio else 0.0
+        c_audio = round(cached_total * share)
+        c_text, c_image = cached_total - c_audio, 0
+    return Usage(
+        input_tokens=_int(u, "input_tokens"), output_tokens=_int(u, "output_tokens"),
+        input_text=text, input_audio=audio, input_image=image,
+        cached_text=c_text, cached_audio=c_audio, cached_image=c_image,
+        output_text=_int(outd, "text_tokens"), output_audio=_int(outd, "audio_tokens"),
+    )
+
+
+_KINDS: dict[str, Kind] = {
+    "session.created": Kind.SESSION_CREATED,
+    "session.updated": Kind.SESSION_UPDATED,
+    "input_audio_buffer.speech_started": Kind.SPEECH_STARTED,
+    "input_audio_buffer.speech_stopped": Kind.SPEECH_STOPPED,
+    "input_audio_buffer.committed": Kind.INPUT_COMMITTED,
+    "conversation.item.input_audio_transcription.completed": Kind.INPUT_TRANSCRIPT,
+    "response.created": Kind.RESPONSE_CREATED,
+    "response.output_text.delta": Kind.TEXT_DELTA,
+    "response.text.delta": Kind.TEXT_DELTA,
+    "response.output_audio_transcript.delta": Kind.TRANSCRIPT_DELTA,
+    "response.audio_transcript.delta": Kind.TRANSCRIPT_DELTA,
+    "response.output_audio.delta": Kind.AUDIO_DELTA,
+    "response.audio.delta": Kind.AUDIO_DELTA,
+    "response.output_audio.done": Kind.AUDIO_DONE,
+    "response.audio.done": Kind.AUDIO_DONE,
+    "response.done": Kind.RESPONSE_DONE,
+    "output_audio_buffer.started": Kind.OUTPUT_BUFFER_STARTED,
+    "output_audio_buffer.stopped": Kind.OUTPUT_BUFFER_STOPPED,
+    "rate_limits.updated": Kind.RATE_LIMITS,
+    "error": Kind.ERROR,
+}
+
+
+def _error(msg: Message) -> ErrorInfo:
+    e = msg.get("error") or {}
+    code = e.get("code")
+    return ErrorInfo(code, str(e.get("message", "")), e.get("type"), e.get("param"),
+                     fatal=code not in NON_FATAL_ERRORS)
+
+
+def _response_error(resp: Message) -> ErrorInfo | None:
+    details = resp.get("status_details") or {}
+    err = details.get("error")
+    if resp.get("status") == "failed":
+        err = err or {}
+        return ErrorInfo(err.get("code"), str(err.get("message") or details.get("reason") or "failed"),
+                         err.get("type"))
+    return None
+
+
+def decode_openai(msg: Message) -> SessionEvent:
+    t = msg.get("type")
+    if not isinstance(t, str):
+        raise ProtocolViolation(f"server event without a type: {str(msg)[:120]}")
+    kind = _KINDS.get(t, Kind.OTHER)
+    if kind is Kind.AUDIO_DELTA:
+        try:
+            audio = base64.b64decode(msg.get("delta", ""), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ProtocolViolation(f"{t}: delta is not base64") from exc
+        return SessionEvent(kind, t, msg.get("response_id"), msg.get("item_id"), audio=audio)
+    if kind in (Kind.TEXT_DELTA, Kind.TRANSCRIPT_DELTA):
+        return SessionEvent(kind, t, msg.get("response_id"), msg.get("item_id"), str(msg.get("delta", "")))
+    if kind is Kind.INPUT_TRANSCRIPT:
+        return SessionEvent(kind, t, item_id=msg.get("item_id"), text=str(msg.get("transcript", "")))
+    if kind in (Kind.RESPONSE_DONE, Kind.RESPONSE_CREATED):
+        resp: Message = msg.get("response") or {}
+        usage = resp.get("usage")
+        return SessionEvent(kind, t, resp.get("id"), status=resp.get("status"),
+                            usage=parse_openai_usage(usage) if isinstance(usage, dict) else None,
+                            error=_response_error(resp))
+    if kind in (Kind.SESSION_CREATED, Kind.SESSION_UPDATED):
+        return SessionEvent(kind, t, session=msg.get("session") or {})
+    if kind is Kind.ERROR:
+        return SessionEvent(kind, t, error=_error(msg))
+    return SessionEvent(kind, t, msg.get("response_id"), msg.get("item_id"))
+
+
+def detect_openai_dialect(session_created: Message) -> str:
+    """GA when `session.created.session` has `type: realtime` or a nested `audio` object."""
+    s = session_created.get("session") or {}
+    if s.get("type") in ("realtime", "transcription") or isinstance(s.get("audio"), dict):
+        return "openai-ga"
+    return "openai-beta"
