@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from bench import __version__
-from bench.cli import compare, corpus, export, gate, history, report, run, score, serve
+from bench.cli import compare, corpus, export, gate, history, report, run, schema, score, serve
 from bench.common.errors import UserError
 
-COMMANDS: tuple[ModuleType, ...] = (run, serve, report, export, score, compare, gate, history, corpus)
+COMMANDS: tuple[ModuleType, ...] = (run, serve, report, export, score, compare, gate, history, corpus, schema)
 """The subcommands, in the order `--help` lists them."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 from pathlib import Path
 
 from bench.common.audio import Clip, concat, read_audio, silence, speech_bounds, write_wav
@@ -37,12 +38,26 @@ def speak(text: str, voice: str, rate_wpm: int) -> Clip:
             return read_audio(path)
         except AudioError:
             path.unlink(missing_ok=True)
-    clip = synthesize(text, voice, rate_wpm)
+    return _store(path, synthesize(text, voice, rate_wpm))
+
+
+def _store(path: Path, clip: Clip) -> Clip:
+    """Put `clip` in the cache at `path` unless another writer got there first; return what the
+    cache holds. Every writer has its own temp file (threads of one process speak the same new text
+    at once) and the first one wins atomically, so every caller gets the same audio."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    write_wav(tmp, clip)
-    tmp.replace(path)
-    return clip
+    tmp = path.with_name(f"{path.stem}.{uuid.uuid4().hex}.tmp")
+    try:
+        write_wav(tmp, clip)
+        try:
+            os.link(tmp, path)  # atomic, and fails when the file exists
+        except FileExistsError:
+            return read_audio(path)
+        except OSError:  # a file system without hard links
+            tmp.replace(path)
+        return clip
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def synthetic_utterance(

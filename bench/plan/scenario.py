@@ -1,7 +1,8 @@
 """The scenario file: what to send, to whom, over what, how often.
 
 Hand-written YAML is validated with pydantic; every error names the file, the line and the
-field. `expand()` turns a scenario into the matrix of calls the runner executes.
+field. `expand()` turns a scenario into the matrix of calls the runner executes. `json_schema()`
+is the same model as a JSON Schema, for editors (`rtbench schema scenario`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,18 @@ Transport = Literal["websocket", "webrtc"]
 AudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 
 
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+"""The JSON Schema draft pydantic writes."""
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+def _one_or_many(schema: dict[str, Any]) -> None:
+    """JSON Schema of a list field that also takes a single value (see `Scenario._listify`)."""
+    many = {k: schema.pop(k) for k in ("type", "items", "minItems") if k in schema}
+    schema["anyOf"] = [many, many["items"]]
 
 
 class TurnDetection(_Strict):
@@ -129,8 +140,11 @@ class Turn(_Strict):
 class Scenario(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    targets: list[str] = Field(default_factory=lambda: ["reference"], min_length=1)
-    transport: list[Transport] = Field(default_factory=lambda: list[Transport](["websocket"]), min_length=1)
+    targets: list[str] = Field(default_factory=lambda: ["reference"], min_length=1,
+                               json_schema_extra=_one_or_many,
+                               description="target names (built-in or from the targets file) or ws:// URLs")
+    transport: list[Transport] = Field(default_factory=lambda: list[Transport](["websocket"]), min_length=1,
+                                       json_schema_extra=_one_or_many)
     session: SessionSettings = SessionSettings()
     corpus: Corpus | None = Field(None, description="required unless every turn is text")
     turns: list[Turn] | None = Field(
@@ -167,6 +181,13 @@ class Scenario(_Strict):
             if missing:
                 raise ValueError(f"compare names {missing} but targets are {self.targets}")
         return self
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file (validation mode: what a file may say)."""
+    schema = Scenario.model_json_schema(mode="validation")
+    return {"$schema": SCHEMA_DIALECT, **schema, "title": "realtime-bench scenario",
+            "description": "A scenario file of realtime-bench (`rtbench run SCENARIO`)."}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import re
 from base64 import b64encode
@@ -24,6 +25,7 @@ from bench.refserver.tts import rate_wpm, speak
 from bench.refserver.usage import NO_USAGE, Tokens, Usage, audio_out_tokens, text_tokens
 
 Emit = Callable[[p.JSON], Awaitable[None]]
+log = logging.getLogger(__name__)
 
 
 class Playout(Protocol):
@@ -104,6 +106,16 @@ class ResponseRun:
             self._cancelled.set()
 
     async def run(self) -> None:
+        """The whole response. Whatever fails inside it (ASR, TTS, the cache, a bug) ends it with an
+        `error` event and `response.done` status `failed`: a client is never left waiting."""
+        try:
+            await self._run()
+        except Exception:
+            log.exception("reference response %s failed", self.plan.response_id)
+            await self._fail("server_error", "The server had an error while processing your "
+                             "request.", "server_error")
+
+    async def _run(self) -> None:
         s = self.plan.settings
         await self.emit({"type": "response.created", "response": self._response("in_progress")})
         tokens_in, cached = self.conversation.input_tokens(s.instructions)

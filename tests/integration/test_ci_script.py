@@ -38,7 +38,7 @@ def slow_endpoint() -> Iterator[str]:
         yield match.group(0)
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)  # waits, and closes the pipe
 
 
 def nightly(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

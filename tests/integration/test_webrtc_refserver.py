@@ -420,13 +420,13 @@ async def test_openai_sdk_signalling(serve: Serve, rtc: Callable[[], RtcClient])
     from openai import AsyncOpenAI
 
     server = await serve(FAST)
-    sdk = AsyncOpenAI(base_url=server.base_url + "/v1", api_key="sk-test")
-    secret = await sdk.realtime.client_secrets.create(session={"type": "realtime",
-                                                               "instructions": "Hi."})
-    assert secret.value.startswith("ek_") and secret.session.type == "realtime"
-    client = rtc()
-    answer = await sdk.realtime.calls.create(sdp=await client.offer(), session={
-        "type": "realtime", "instructions": "From the SDK."})
-    await client.pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
-    created = (await client.until("session.created"))[-1]
-    assert created["session"]["instructions"] == "From the SDK."
+    async with AsyncOpenAI(base_url=server.base_url + "/v1", api_key="sk-test") as sdk:  # closes its pool
+        secret = await sdk.realtime.client_secrets.create(session={"type": "realtime",
+                                                                   "instructions": "Hi."})
+        assert secret.value.startswith("ek_") and secret.session.type == "realtime"
+        client = rtc()
+        answer = await sdk.realtime.calls.create(sdp=await client.offer(), session={
+            "type": "realtime", "instructions": "From the SDK."})
+        await client.pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+        created = (await client.until("session.created"))[-1]
+        assert created["session"]["instructions"] == "From the SDK."

@@ -121,9 +121,11 @@ async def test_client_errors(server: TestServer, monkeypatch: pytest.MonkeyPatch
         await t.transcribe(beep)
     assert info.value.cause == "transcriber_unauthorized" and "401" in str(info.value)
     monkeypatch.setenv(KEY_ENV, KEY)
+    broken = client(server, "/broken")
     with pytest.raises(QualityError, match="HTTP 503: upstream overloaded") as info:
-        await client(server, "/broken").transcribe(beep)
+        await broken.transcribe(beep)
     assert info.value.cause == "transcriber_http" and len(str(info.value)) < 500
+    await broken.aclose()
     whisper = make_transcriber("openai-compatible", base_url=str(server.make_url("")), api_key_env=KEY_ENV)
     with pytest.raises(QualityError, match=r"HTTP 400.*not served here") as info:
         await whisper.transcribe(beep)  # the route refuses to pass pocketsphinx off as whisper-1
