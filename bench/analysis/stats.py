@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import binom
+from scipy.special import bdtr, bdtrik
 
 from bench.results.summary import Interval, MetricStats
 
@@ -27,6 +27,13 @@ BOOTSTRAP_MAX_N = 2000
 the same answer for large samples, exact, and O(n log n) instead of O(resamples × n)."""
 
 
+def binom_ppf(level: float, n: int, p: float) -> int:
+    """The `level` quantile of Binomial(n, p) (the least k with P(X ≤ k) ≥ level, as scipy.stats'
+    `binom.ppf`), from scipy.special, without importing scipy.stats (0.3 s of a report's start)."""
+    k = int(np.ceil(bdtrik(level, n, p)))
+    return k - 1 if k > 0 and bdtr(k - 1, n, p) >= level - 1e-12 else k
+
+
 def order_statistic_ci(values: Values, q: float, level: float = 0.95) -> tuple[float, float] | None:
     """Distribution-free CI of the q-th percentile: the order statistics whose ranks bound a
     Binomial(n, q/100) count of values below the percentile."""
@@ -35,8 +42,7 @@ def order_statistic_ci(values: Values, q: float, level: float = 0.95) -> tuple[f
     if n < 2:
         return None
     alpha = (1 - level) / 2
-    lo = int(binom.ppf(alpha, n, q / 100))
-    hi = int(binom.ppf(1 - alpha, n, q / 100))
+    lo, hi = binom_ppf(alpha, n, q / 100), binom_ppf(1 - alpha, n, q / 100)
     return float(x[max(lo - 1, 0)]), float(x[min(hi, n - 1)])
 
 

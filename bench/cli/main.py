@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 import textwrap
@@ -10,11 +11,17 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from bench import __version__
-from bench.cli import compare, corpus, export, gate, history, report, run, schema, score, serve
 from bench.common.errors import UserError
 
-COMMANDS: tuple[ModuleType, ...] = (run, serve, report, export, score, compare, gate, history, corpus, schema)
-"""The subcommands, in the order `--help` lists them."""
+COMMANDS: tuple[str, ...] = ("run", "serve", "report", "export", "score", "compare", "gate", "history",
+                             "corpus", "schema")
+"""The subcommands, in the order `--help` lists them: each is the module `bench.cli.<name>`,
+imported only when it is needed (`rtbench report` need not load the WebRTC stack)."""
+
+
+def command(name: str) -> ModuleType:
+    """The module of one subcommand."""
+    return importlib.import_module(f"bench.cli.{name}")
 
 
 class ParagraphFormatter(argparse.HelpFormatter):
@@ -28,7 +35,8 @@ class ParagraphFormatter(argparse.HelpFormatter):
             for p in paragraphs)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with `only` the one subcommand about to run."""
     parser = argparse.ArgumentParser(
         prog="rtbench",
         description="Measure realtime speech-to-speech endpoints: latency, quality, cost.",
@@ -36,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"realtime-bench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMANDS:
+    for module in (command(n) for n in COMMANDS if only in (None, n)):
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.__doc__,
                            formatter_class=ParagraphFormatter)
         module.add_arguments(p)
@@ -45,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(first if first in COMMANDS else None).parse_args(argv)
     try:
         code: int = args._run(args)
     except UserError as exc:

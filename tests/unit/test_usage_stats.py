@@ -78,3 +78,15 @@ def test_large_samples_use_an_order_statistic_ci_that_agrees_with_the_bootstrap(
     hits = sum(lo <= np.exp(6) <= hi for lo, hi in
                (order_statistic_ci(rng.lognormal(6, 0.3, 3000), 50) or (0, 0) for _ in range(200)))
     assert 180 <= hits <= 200
+
+
+def test_binomial_quantile_matches_scipy_stats_including_exact_ties() -> None:
+    """The order-statistic CI's ranks come from scipy.special; they must be scipy.stats' ranks,
+    also where P(X ≤ k) equals the level exactly (n = 57, p = 0.5, level 0.5)."""
+    from scipy.stats import binom
+
+    from bench.analysis.stats import binom_ppf
+
+    cases = [(n, p, a) for n in (1, 2, 10, 57, 2001, 99_999) for p in (0.1, 0.5, 0.95, 0.99)
+             for a in (0.025, 0.05, 0.5, 0.975)]
+    assert [binom_ppf(a, n, p) for n, p, a in cases] == [int(binom.ppf(a, n, p)) for n, p, a in cases]
