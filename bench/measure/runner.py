@@ -1,5 +1,6 @@
 """Run a scenario: expand the matrix, drive calls with bounded concurrency, and write every
-turn's record the moment it ends. Metrics are computed here from the same fields stored."""
+turn's record the moment it ends. The runner measures (marks, first audible on the playout);
+the metric registry computes every figure from the same fields that are stored."""
 
 from __future__ import annotations
 
