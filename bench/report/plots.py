@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape
 
 import matplotlib
 
@@ -127,29 +128,52 @@ def _short(label: str, most: int = 42) -> str:
     return label.replace("$", r"\$")
 
 
+WATERFALL_W, WATERFALL_LEFT = 390, 108
+"""A waterfall's width and the room its phase labels take (SVG points)."""
 PHASE_COLOURS = {"connect": "#9aa5b1", "session set-up": "#c3cbd3", "user speech sent": "#56B4E9",
                  "server VAD": "#E69F00", "output audio streamed": "#009E73"}
 
 
+@dataclass(frozen=True)
+class _Scale:
+    """Milliseconds → SVG x: the phases' span plus room for the last bar's label."""
+
+    lo: float
+    span: float
+
+    def __call__(self, ms: float) -> float:
+        return WATERFALL_LEFT + (ms - self.lo) / (self.span * 1.14) * (WATERFALL_W - WATERFALL_LEFT - 8)
+
+
+def _bar(k: int, p: Phase, x: _Scale) -> str:
+    y, colour = 4 + 14 * k, PHASE_COLOURS.get(p.label, "#0072B2")
+    width = max(x(p.start + max(p.ms, x.span * 0.002)) - x(p.start), 0.5)
+    return (f'<text x="{WATERFALL_LEFT - 6}" y="{y + 8.5}" text-anchor="end">{escape(p.label)}</text>'
+            f'<rect x="{x(p.start):.1f}" y="{y}" width="{width:.1f}" height="10" fill="{colour}"/>'
+            f'<text x="{x(p.end) + 4:.1f}" y="{y + 8.5}" font-size="7">{p.ms:,.0f} ms</text>')
+
+
+def _axis(x: _Scale, height: int) -> list[str]:
+    top = x.lo + x.span * 1.14
+    ticks = [v for v in MaxNLocator(6).tick_values(x.lo, top) if x.lo <= v <= top]
+    lines = [f'<line x1="{x(v):.1f}" y1="2" x2="{x(v):.1f}" y2="{height - 22}" stroke="{GRID}"/>'
+             f'<text x="{x(v):.1f}" y="{height - 12}" text-anchor="middle" fill="{MUTED}">{v:,.0f}</text>'
+             for v in ticks]
+    middle = (WATERFALL_LEFT + WATERFALL_W) / 2
+    return [*lines, f'<text x="{middle:.0f}" y="{height - 2}" text-anchor="middle" fill="{MUTED}">'
+                    "ms since connect start</text>"]
+
+
 def waterfall(items: Sequence[Phase]) -> str | None:
-    """One bar per phase on the turn's clock (ms since connect_start), its length written beside it."""
+    """One bar per phase on the turn's clock (ms since connect_start), its length written beside
+    it. Plain SVG, not matplotlib: a report shows a dozen of these, and each bar is a rectangle."""
     if not items:
         return None
-    height = 0.55 + 0.2 * len(items)
-    fig, ax = plt.subplots(figsize=(5.4, height))
-    # fixed margins in inches (labels fit): no layout engine, no second draw for a tight box
-    fig.subplots_adjust(left=1.5 / 5.4, right=0.98, bottom=0.42 / height, top=1 - 0.08 / height)
-    span = max(p.end for p in items) - min(p.start for p in items)
-    for k, p in enumerate(items):
-        colour = PHASE_COLOURS.get(p.label, "#0072B2")
-        ax.barh(k, max(p.ms, span * 0.002), left=p.start, height=0.62, color=colour)
-        ax.text(p.end + span * 0.01, k, f"{p.ms:,.0f} ms", va="center", fontsize=7, color=INK)
-    ax.set_yticks(range(len(items)), [p.label for p in items])
-    ax.invert_yaxis()
-    ax.set_xlim(min(p.start for p in items), max(p.end for p in items) + span * 0.14)
-    ax.set_xlabel("ms since connect start")
-    ax.grid(axis="y", visible=False)
-    return _svg(fig, tight=False)
+    lo = min(p.start for p in items)
+    x, height = _Scale(lo, (max(p.end for p in items) - lo) or 1.0), 14 * len(items) + 30
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WATERFALL_W}pt" height="{height}pt" '
+            f'viewBox="0 0 {WATERFALL_W} {height}" font-size="8" fill="{INK}" role="img">')
+    return "".join([head, *_axis(x, height), *(_bar(k, p, x) for k, p in enumerate(items)), "</svg>"])
 
 
 @dataclass(frozen=True)
