@@ -80,3 +80,21 @@ def test_fisher_one_sided() -> None:
 def test_unknown_statistic_lists_the_valid_ones() -> None:
     with pytest.raises(UnknownNameError, match=r"p95.*pooled"):
         get_stat("p42")
+
+
+def test_asymptotic_mann_whitney_is_scipys_figure_with_and_without_ties() -> None:
+    """Samples above 8 values are tested without scipy.stats; the p-value must stay scipy's."""
+    from scipy.stats import mannwhitneyu
+
+    from bench.analysis.significance import mann_whitney_asymptotic_p, mann_whitney_p
+
+    rng = np.random.default_rng(3)
+    for k in range(60):
+        n1, n2 = rng.integers(9, 2500, 2)
+        x, y = rng.normal(0, 1, n1), rng.normal(rng.uniform(-0.3, 0.3), 1, n2)
+        if k % 2:  # ties: values rounded to one decimal
+            x, y = np.round(x, 1), np.round(y, 1)
+        expected = mannwhitneyu(x, y, alternative="two-sided").pvalue
+        assert mann_whitney_asymptotic_p(x, y) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+    small = (np.arange(5.0), np.arange(3.0, 9.0))  # 8 or fewer: scipy's exact test decides
+    assert mann_whitney_p(*small) == pytest.approx(mannwhitneyu(*small, alternative="two-sided").pvalue)
