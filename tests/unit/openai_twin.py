@@ -43,6 +43,9 @@ class Behaviour:
     """Drop the connection after `response.created` of this turn."""
     silent_on: int | None = None
     """Never answer this turn."""
+    hostile_on: int | None = None
+    """Answer this turn with `hostile` (an event of the wrong shape) instead of a response."""
+    hostile: dict[str, Any] = field(default_factory=lambda: {"type": "error", "error": "boom"})
     stale_done: bool = False
     """Before each real answer's deltas, send a `response.done` of an earlier response."""
     transcript_delay_s: float | None = None
@@ -106,6 +109,9 @@ class OpenAITwin:
         turn, b = self.turn, self.b
         self.turn += 1
         if turn == b.silent_on:
+            return
+        if turn == b.hostile_on:
+            peer.send_json(b.hostile)
             return
         if turn == b.error_on:
             peer.send_json({"type": "error", "error": {"type": "server_error", "code": "server_error",

@@ -189,3 +189,46 @@ def test_the_core_never_names_a_provider(module: str) -> None:
     for path in [root] if root.is_file() else sorted(root.glob("*.py")):
         text = path.read_text(encoding="utf-8").lower()
         assert not [w for w in PROVIDER_WORDS if w.lower() in text], path.name
+
+
+def test_decoding_is_total_on_seeded_mutations_of_real_events() -> None:
+    """Every field of real server events replaced by a value of another type, or nested 100,000
+    deep: each frame decodes to an event or a ProtocolViolation, never another exception."""
+    import contextlib
+    import json
+    import random
+
+    from bench.common.errors import ProtocolViolation
+    from bench.measure.dialects import DIALECTS, get_dialect
+
+    real = [{"type": "error", "error": {"type": "server_error", "code": "c", "message": "m"}},
+            {"type": "response.output_audio.delta", "response_id": "r", "item_id": "i", "delta": "AAAA"},
+            {"type": "response.output_audio_transcript.delta", "response_id": "r", "delta": "hi"},
+            {"type": "conversation.item.input_audio_transcription.completed", "item_id": "i",
+             "transcript": "hello"},
+            {"type": "response.done", "response": {
+                "id": "r", "status": "failed", "status_details": {"error": {"code": "x", "message": "m"}},
+                "usage": {"input_tokens": 1, "output_tokens": 2,
+                          "input_token_details": {"audio_tokens": 1, "cached_tokens": 0},
+                          "output_token_details": {"audio_tokens": 2}}}},
+            {"type": "session.created", "session": {"type": "realtime", "audio": {}}}]
+    odd: list[object] = ["boom", 7, -1.5, 1e308, None, True, [], [1, "a"], {}, {"x": {"y": []}}]
+    rng, tried = random.Random(7), 0
+
+    def mutate(obj: object) -> object:
+        if isinstance(obj, dict) and obj and rng.random() < 0.7:
+            key = rng.choice(list(obj))
+            return {**obj, key: mutate(obj[key]) if rng.random() < 0.5 else rng.choice(odd)}
+        return rng.choice(odd) if rng.random() < 0.3 else obj
+
+    frames = [json.dumps(mutate(e)) for _ in range(300) for e in real]
+    frames += ['{"type": "error", "error": ' + "[" * 100_000 + "]" * 100_000 + "}",
+               '{"type": "response.done", "response": {"usage": {"output_tokens": 1e400}}}']
+    for name in DIALECTS:
+        dialect = get_dialect(name)
+        for frame in frames:
+            with contextlib.suppress(ProtocolViolation):
+                dialect.decode_text(frame)
+            tried += 1
+    assert tried == len(DIALECTS) * len(frames) >= 5_000
+

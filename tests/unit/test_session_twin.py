@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from bench.common.errors import ConnectionLost, EndpointErrorEvent, EndpointFault, TurnTimeout
+from bench.common.errors import (
+    ConnectionLost,
+    EndpointErrorEvent,
+    EndpointFault,
+    ProtocolViolation,
+    TurnTimeout,
+)
 from bench.measure import session as session_module
 from bench.measure.dialects import Credentials, get_dialect
 from bench.measure.session import Session, SessionOptions
@@ -93,6 +99,25 @@ def test_error_event_fails_the_turn_with_its_cause_and_the_next_turn_runs() -> N
     [(_, first), (second, ok)] = run(Behaviour(error_on=0), [TEXT, TEXT])
     assert isinstance(first, EndpointErrorEvent) and first.cause == "error:server_error"
     assert "injected" in str(first)
+    assert ok is None and second.output_text == ANSWER
+
+
+HOSTILE = [
+    {"type": "error", "error": "boom"},
+    {"type": "response.output_audio.delta", "response_id": "r", "delta": 12345},
+    {"type": "response.done", "response": "done"},
+    {"type": "response.done", "response": {"id": "r", "status": "completed",
+                                           "usage": {"output_tokens": 1e400}}},
+    {"type": "response.done", "response": {"id": "r", "status": "failed", "status_details": "x"}},
+]
+
+
+@pytest.mark.parametrize("event", HOSTILE, ids=lambda e: str(e)[:40])
+def test_a_wrong_typed_event_fails_its_turn_and_the_next_turn_runs(event: dict[str, object]) -> None:
+    """Before decoding was total, these ended the session's reader: the turn hung to its timeout
+    and the run aborted with a traceback."""
+    [(_, first), (second, ok)] = run(Behaviour(hostile_on=0, hostile=event), [TEXT, TEXT])
+    assert isinstance(first, ProtocolViolation) and first.cause == "protocol_error"
     assert ok is None and second.output_text == ANSWER
 
 

@@ -161,11 +161,21 @@ class Dialect(ABC):
         return json.dumps(message, separators=(",", ":"))
 
     def decode_text(self, text: str) -> SessionEvent:
-        """A server frame's text → event; ProtocolViolation when it is not a JSON object."""
+        """A server frame's text → event. Total: whatever an endpoint sends becomes an event or a
+        ProtocolViolation (which fails the turn, and the run goes on); a field of the wrong type
+        that a dialect's `decode` trips over (`"error": "boom"`, a numeric delta, `1e400` tokens,
+        JSON nested too deep) is a violation too, never an exception that ends the reader."""
         try:
             message = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise ProtocolViolation(f"malformed JSON from endpoint: {text[:80]!r}") from None
         if not isinstance(message, dict):
             raise ProtocolViolation(f"server event is not a JSON object: {text[:80]}")
-        return self.decode(message)
+        try:
+            return self.decode(message)
+        except ProtocolViolation:
+            raise
+        except Exception as exc:  # the endpoint's data, not the harness, is wrong
+            name = message.get("type")
+            raise ProtocolViolation(f"unreadable {name if isinstance(name, str) else 'event'}: "
+                                    f"{type(exc).__name__}: {str(exc)[:120]}") from None
