@@ -22,7 +22,8 @@ import pandas as pd
 from bench.analysis.significance import Sample
 from bench.analysis.stats import percentile
 from bench.common.errors import UserError
-from bench.results.columns import TurnTable, read_table, registry_order
+from bench.metrics.registry import registry_order
+from bench.results.columns import TurnTable, read_table
 from bench.results.manifest import read_manifest
 from bench.results.records import TurnRecord
 from bench.results.store import MANIFEST

@@ -29,6 +29,14 @@ FAMILY_OF: dict[str, Family] = {m.name: f for f in FAMILIES for m in f.metrics}
 """Metric name → the family that computes it."""
 
 
+_ORDER = {name: k for k, name in enumerate(METRICS)}
+
+
+def registry_order(name: str) -> tuple[int, str]:
+    """Sort key of a metric name: registry order first, then unknown names by name."""
+    return (_ORDER.get(name, len(_ORDER)), name)
+
+
 def get_metric(name: str) -> Metric:
     if name not in METRICS:
         raise UnknownNameError("metric", name, list(METRICS))

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from bench.common.errors import UserError
-from bench.metrics.registry import METRICS
+from bench.metrics.registry import registry_order
 from bench.results.records import TurnRecord
 from bench.results.store import CALLS
 
@@ -78,12 +78,6 @@ class _Row(msgspec.Struct):
 
 
 _DECODE = msgspec.json.Decoder(_Row)
-
-
-def registry_order(name: str) -> tuple[int, str]:
-    """Sort key of a metric name: registry order first, then unknown names by name."""
-    order = list(METRICS)
-    return (order.index(name), name) if name in METRICS else (len(order), name)
 
 
 @lru_cache(maxsize=4096)
