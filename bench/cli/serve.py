@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 
@@ -43,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output audio per delta (default: %(default)s)")
     parser.add_argument("--replies", metavar="FILE", help="YAML list of {match, reply}: scripted "
                         "replies, first match wins; otherwise the server echoes the user")
+    parser.add_argument("--api-key-env", metavar="VAR",
+                        help="require the key held in this environment variable on every route")
+    parser.add_argument("--asr", choices=["auto", "whisper", "pocketsphinx"], default=defaults.asr,
+                        help="recognizer of the user's speech: Whisper tiny.en when installed "
+                        "(auto), or the light pocketsphinx (default: %(default)s)")
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--fault-handshake-status", type=int, metavar="STATUS",
                         help="reject every WebSocket upgrade with this HTTP status (e.g. 401, 429)")
@@ -66,12 +72,23 @@ def config_from_args(args: argparse.Namespace) -> RefServerConfig:
         first_delay_jitter_ms=args.first_delay_jitter_ms, seed=args.seed, pace=args.pace,
         chunk_ms=args.chunk_ms,
         replies=load_reply_rules(args.replies) if args.replies else (),
+        api_key=_api_key(args.api_key_env), asr=args.asr,
         faults=Faults(handshake_status=args.fault_handshake_status,
                       drop_after_events=args.fault_drop_after_events,
                       stall_ms=args.fault_stall_ms, webrtc_status=args.fault_webrtc_status,
                       webrtc_no_ice=args.fault_webrtc_no_ice,
                       datachannel_close_after_events=args.fault_datachannel_close_after_events),
     )
+
+
+def _api_key(env_var: str | None) -> str | None:
+    """The key the server requires, from the environment (never a flag: it would show in `ps`)."""
+    if env_var is None:
+        return None
+    key = os.environ.get(env_var, "")
+    if not key:
+        raise UserError(f"--api-key-env {env_var}: the environment variable {env_var} is not set")
+    return key
 
 
 def run(args: argparse.Namespace) -> int:

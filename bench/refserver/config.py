@@ -82,6 +82,12 @@ class RefServerConfig:
     """Scripted replies, first match wins; otherwise the assistant echoes the user."""
     faults: Faults = field(default_factory=Faults)
     """Fault injection knobs."""
+    api_key: str | None = None
+    """When set, every route (WebSocket, WebRTC, client secrets, transcriptions) requires this key
+    (or an ephemeral key it minted); otherwise any key, or none, is taken."""
+    asr: str = "auto"
+    """The recognizer of the user's speech: `whisper` (bundled tiny.en), `pocketsphinx` (light,
+    for load runs), or `auto` (Whisper when installed, else pocketsphinx)."""
 
 
 def load_reply_rules(path: str | Path) -> tuple[ReplyRule, ...]:
