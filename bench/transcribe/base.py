@@ -25,6 +25,10 @@ class Transcriber(ABC):
     """Shown in reports beside every WER, e.g. `pocketsphinx`, `whisper-1 (OpenAI API)`."""
     is_whisper: bool
     """True only for a Whisper model; a `whisper_wer` may come only from such a transcriber."""
+    model_id: str | None = None
+    """The local model's name (`tiny.en`, a model directory's name); None for a remote API."""
+    model_sha256: str | None = None
+    """sha256 of the local model's weights, recorded beside every WER; None for a remote API."""
 
     @abstractmethod
     async def transcribe(self, clip: Clip) -> Transcript:

@@ -1,9 +1,9 @@
-"""Whisper run locally from a model on disk: faster-whisper (CTranslate2) or openai-whisper.
+"""Whisper run locally by openai-whisper from a `.pt` checkpoint on disk.
 
-Both are optional and not dependencies of realtime-bench: the package is looked up when the
-transcriber is made (a clear error names it if missing) and imported on first use. Nothing is
-downloaded: the model is a PATH (a CTranslate2 model folder for faster-whisper, a `.pt`
-checkpoint for openai-whisper). Decoding runs on one worker thread per transcriber.
+faster-whisper lives in `bench.transcribe.whisper` (the default `whisper` transcriber).
+openai-whisper is optional and not a dependency of realtime-bench: the package is looked up when
+the transcriber is made (a clear error names it if missing) and imported on first use. Nothing
+is downloaded: the model is a PATH. Decoding runs on one worker thread per transcriber.
 """
 
 from __future__ import annotations
@@ -73,25 +73,6 @@ class _LocalWhisper(Transcriber):
 
     def _decode(self, audio: npt.NDArray[np.float32]) -> str:
         raise NotImplementedError
-
-
-class FasterWhisperTranscriber(_LocalWhisper):
-    """faster-whisper from a CTranslate2 model folder (e.g. `…/faster-whisper-small.en`)."""
-
-    module, package = "faster_whisper", "faster-whisper"
-
-    def __init__(self, model_path: str | Path, language: str | None = "en", device: str = "auto",
-                 compute_type: str = "default") -> None:
-        super().__init__(model_path, language)
-        self.device, self.compute_type = device, compute_type
-
-    def _load(self) -> Any:
-        fw = importlib.import_module("faster_whisper")
-        return fw.WhisperModel(str(self.model_path), device=self.device, compute_type=self.compute_type)
-
-    def _decode(self, audio: npt.NDArray[np.float32]) -> str:
-        segments, _info = self._model.transcribe(audio, language=self.language, beam_size=5)
-        return " ".join(str(s.text) for s in segments)
 
 
 class OpenAIWhisperTranscriber(_LocalWhisper):

@@ -98,7 +98,7 @@ def test_a_real_run_records_its_price_entries_and_metric_registry(tmp_path: Path
 
 @pytest.mark.parametrize(("quality", "message"), [
     ("{transcriber: faster-whisper, transcriber_options: {model_path: /nowhere}}",
-     "pip install faster-whisper"),
+     "whisper model not found: /nowhere"),
     ("{transcriber: openai-compatible, transcriber_options: {api_key_env: RTBENCH_NO_SUCH_KEY}}",
      "set the environment variable RTBENCH_NO_SUCH_KEY"),
 ])

@@ -4,6 +4,7 @@ client end to end against the reusable `/v1/audio/transcriptions` route (pockets
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from bench.common.audio import Clip, read_audio, wav_bytes
 from bench.common.errors import QualityError, UnknownNameError, UserError
 from bench.metrics.wer import word_errors
 from bench.refserver.transcriptions import add_routes
-from bench.transcribe import TRANSCRIBERS, Transcriber, make_transcriber
+from bench.transcribe import TRANSCRIBERS, Transcriber, make_transcriber, whisper_model
 from bench.transcribe.openai_compatible import endpoint_url
 
 CLIP = "recorded/librispeech_arm_mlek/i_tell_you.wav"
@@ -27,10 +28,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def test_registry_lists_valid_names() -> None:
-    assert set(TRANSCRIBERS) == {"openai-compatible", "pocketsphinx", "faster-whisper", "openai-whisper"}
+    assert set(TRANSCRIBERS) == {"whisper", "openai-compatible", "pocketsphinx", "faster-whisper",
+                                 "openai-whisper"}
     with pytest.raises(UnknownNameError) as info:
-        make_transcriber("whisper")
-    assert "faster-whisper, openai-compatible, openai-whisper, pocketsphinx" in str(info.value)
+        make_transcriber("whispr")
+    assert "faster-whisper, openai-compatible, openai-whisper, pocketsphinx, whisper" in str(info.value)
     with pytest.raises(UserError, match="bad options"):
         make_transcriber("pocketsphinx", model_path="x")
 
@@ -46,12 +48,14 @@ def test_labels_never_call_pocketsphinx_whisper() -> None:
     assert endpoint_url("http://h/v1/") == endpoint_url("http://h") == "http://h/v1/audio/transcriptions"
 
 
-@pytest.mark.parametrize(("backend", "package"), [("faster-whisper", "faster-whisper"),
-                                                  ("openai-whisper", "openai-whisper")])
-def test_local_whisper_without_its_package_names_it(backend: str, package: str, tmp_path: Path) -> None:
-    with pytest.raises(UserError) as info:
-        make_transcriber(backend, model_path=tmp_path)
-    assert f"pip install {package}" in str(info.value)
+def test_local_whisper_without_its_package_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UserError, match="pip install openai-whisper"):
+        make_transcriber("openai-whisper", model_path=tmp_path)
+    monkeypatch.setattr(whisper_model, "find_spec",
+                        lambda name: None if name == "faster_whisper" else find_spec(name))
+    for backend in ("whisper", "faster-whisper"):
+        with pytest.raises(UserError, match=r"pip install 'realtime-bench\[whisper\]'"):
+            make_transcriber(backend, model_path=tmp_path)
 
 
 async def test_pocketsphinx_transcribes_real_speech(corpora: Path) -> None:
