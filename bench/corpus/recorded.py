@@ -73,6 +73,8 @@ def parse_line(manifest: Path, n: int, line: str) -> dict[str, Any]:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ScenarioError(str(manifest), n, "", f"not JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ScenarioError(str(manifest), n, "", "not a manifest row: nested too deep") from None
     problems = row_problems(row)
     if problems:
         raise ScenarioError(str(manifest), n, *problems[0])
@@ -83,7 +85,12 @@ def manifest_lines(path: Path) -> list[tuple[int, str]]:
     """(line number, text) of the non-blank lines; `ScenarioError` if there is no such file."""
     if not path.is_file():
         raise ScenarioError(str(path), None, "", "no such corpus manifest")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    raw = path.read_bytes()
+    try:
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError(str(path), line, "", "not UTF-8 text: a corpus manifest is JSON lines") from None
     return [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
 
 

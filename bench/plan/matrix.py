@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from bench.common.audio import Clip, read_audio
-from bench.common.errors import ScenarioError
+from bench.common.errors import AudioError, ScenarioError, UnknownNameError
 from bench.corpus.noise import mix_noise
 from bench.corpus.recorded import read_manifest, recorded_utterance
 from bench.corpus.synthetic import synthetic_utterance
@@ -73,16 +73,22 @@ def load_utterances(loaded: LoadedScenario) -> dict[tuple[str, str], Utterance]:
     if s.corpus.synthetic:
         syn = s.corpus.synthetic
         for sentence in syn.sentences:
-            for voice in syn.voices:
-                out[(sentence.id, voice)] = synthetic_utterance(
-                    sentence.id, sentence.text, voice, syn.rate_wpm, syn.lead_silence_ms,
-                    syn.trail_silence_ms)
+            for j, voice in enumerate(syn.voices):
+                try:
+                    out[(sentence.id, voice)] = synthetic_utterance(
+                        sentence.id, sentence.text, voice, syn.rate_wpm, syn.lead_silence_ms,
+                        syn.trail_silence_ms)
+                except UnknownNameError as exc:
+                    raise loaded.error(("corpus", "synthetic", "voices", j), str(exc)) from None
     if s.corpus.recorded:
         rec = s.corpus.recorded
         manifest = (loaded.base_dir / rec.manifest).resolve()
         rows = [r for r in read_manifest(manifest) if rec.ids is None or r["id"] in rec.ids]
         for row in rows[: rec.limit]:
-            out[(str(row["id"]), "recorded")] = recorded_utterance(manifest, row)
+            try:
+                out[(str(row["id"]), "recorded")] = recorded_utterance(manifest, row)
+            except AudioError as exc:
+                raise ScenarioError(str(manifest), row.get("_line"), "path", str(exc)) from None
     return out
 
 
@@ -97,8 +103,8 @@ def _conversation_turns(
         u = utts.get((t.audio, voice)) or utts.get((t.audio, "recorded"))
         if u is None:
             known = sorted({k[0] for k in utts})
-            raise ScenarioError(str(loaded.path), None, f"turns.{i}.audio",
-                                f"unknown utterance {t.audio!r}; valid: {', '.join(known)}")
+            raise loaded.error(("turns", i, "audio"),
+                               f"unknown utterance {t.audio!r}; valid: {', '.join(known)}")
         out.append(TurnSpec(u, None))
     return tuple(out)
 
@@ -122,14 +128,28 @@ def with_noise(loaded: LoadedScenario, convs: list[Conversation]) -> list[Conver
     noise = loaded.scenario.noise
     if noise is None:
         return convs
-    clips = [read_audio((loaded.base_dir / p).resolve()) for p in noise.clips]
+    clips = [_noise_clip(loaded, i, p) for i, p in enumerate(noise.clips)]
     out = []
     for c in convs:
         for snr in noise.snr_db:
-            turns = tuple(_noisy(t, clips, snr, _seed(noise.seed, c.id, c.voice, i, snr))
-                          for i, t in enumerate(c.turns))
+            try:
+                turns = tuple(_noisy(t, clips, snr, _seed(noise.seed, c.id, c.voice, i, snr))
+                              for i, t in enumerate(c.turns))
+            except AudioError as exc:
+                raise loaded.error(("noise",), f"cannot mix noise into {c.id!r} ({c.voice}): {exc}") from None
             out.append(replace(c, turns=turns, snr_db=snr))
     return out
+
+
+def _noise_clip(loaded: LoadedScenario, i: int, rel: str) -> Clip:
+    """A noise clip of the scenario; a missing or unreadable file is the scenario's error."""
+    path = (loaded.base_dir / rel).resolve()
+    if not path.is_file():
+        raise loaded.error(("noise", "clips", i), f"no such noise file {str(path)!r}")
+    try:
+        return read_audio(path)
+    except AudioError as exc:
+        raise loaded.error(("noise", "clips", i), f"not an audio file: {exc}") from None
 
 
 def _noisy(turn: TurnSpec, clips: list[Clip], snr: float | None, seed: int) -> TurnSpec:

@@ -8,14 +8,14 @@ is the same model as a JSON Schema, for editors (`rtbench schema scenario`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bench.common.errors import ScenarioError
-from bench.common.yamlfile import load_yaml, validate
+from bench.common.yamlfile import Loc, field_name, line_of, load_yaml, read_text, validate
 
 Transport = Literal["websocket", "webrtc"]
 AudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
@@ -198,10 +198,16 @@ class LoadedScenario:
     path: Path
     text: str
     """The file's text as read (stored in the run's manifest)."""
+    lines: dict[Loc, int] = field(default_factory=dict, compare=False)
+    """Key path → line in the file, for errors found after validation."""
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def error(self, loc: Loc, message: str) -> ScenarioError:
+        """An error about the value at `loc` in this file (file:line: field: message)."""
+        return ScenarioError(str(self.path), line_of(self.lines, loc), field_name(loc), message)
 
     @property
     def base_dir(self) -> Path:
@@ -214,8 +220,21 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     p = Path(path)
     if not p.is_file():
         raise ScenarioError(str(p), None, "", "no such scenario file")
-    text = p.read_text(encoding="utf-8")
+    text = read_text(p)
     data, lines = load_yaml(p, text)
     if not isinstance(data, dict):
         raise ScenarioError(str(p), 1, "", "a scenario is a YAML mapping (name:, corpus:, ...)")
-    return LoadedScenario(validate(Scenario, data, lines, str(p)), p, text)
+    loaded = LoadedScenario(validate(Scenario, data, lines, str(p)), p, text, lines)
+    _check_unique_ids(loaded)
+    return loaded
+
+
+def _check_unique_ids(loaded: LoadedScenario) -> None:
+    """Two sentences with one id would be one utterance measured under two texts: refuse."""
+    corpus = loaded.scenario.corpus
+    seen: dict[str, int] = {}
+    for i, sentence in enumerate(corpus.synthetic.sentences if corpus and corpus.synthetic else []):
+        if sentence.id in seen:
+            raise loaded.error(("corpus", "synthetic", "sentences", i, "id"),
+                               f"duplicate sentence id {sentence.id!r} (also sentences.{seen[sentence.id]})")
+        seen[sentence.id] = i
