@@ -1,18 +1,28 @@
-"""Offline speech recognition with pocketsphinx, fed incrementally while the user speaks.
+"""Offline speech recognition of the user's turns: Whisper tiny.en, or the light pocketsphinx.
 
-Each session owns a `Recognizer`: one worker thread that runs its operations in order, so
-audio can be fed chunk by chunk during speech and only `end_utt` is left when the turn ends.
-Decoders take ~0.5 s to create, so they are pooled process-wide. The decoder is tuned for
-speed (narrow beams, frame downsampling, no second pass): it holds the GIL while it decodes, so
-each call is kept to one 20 ms piece. Its accuracy on synthetic speech is poor (see DESIGN §8):
-it is a pipeline stage, not a transcriber to trust.
+`RefServerConfig.asr` picks it (`make_recognizer`): `whisper` (the `whisper` extra's bundled,
+checksum-verified tiny.en), `pocketsphinx`, or `auto` (Whisper when installed). Each session owns
+a `Recognizer` with one interface: `start`, `feed`…, `finish`, `close`.
+
+- `WhisperRecognizer` keeps the turn's audio (the span the VAD segmented) and decodes it once,
+  when the turn ends, on the process's one Whisper thread (CTranslate2, one core, greedy; it
+  releases the GIL, so the event loop keeps its timing). Its decode time is part of the
+  endpoint's response latency, as it would be for a real endpoint.
+- `PocketsphinxRecognizer`: one worker thread per session that runs its operations in order,
+  so audio is fed chunk by chunk during speech and only `end_utt` is left when the turn ends.
+  Decoders take ~0.5 s to create, so they are pooled process-wide. The decoder is tuned for
+  speed (narrow beams, frame downsampling, no second pass): it holds the GIL while it decodes,
+  so each call is kept to one 20 ms piece. Its accuracy on synthetic speech is poor (see
+  DESIGN §8): it is for load runs, where the recognizer's cost must stay small.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from math import gcd
 from typing import Any
 
@@ -20,7 +30,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import resample_poly
 
-from bench.common.audio import Samples
+from bench.common.audio import Clip, Samples
+from bench.common.errors import UserError
+from bench.transcribe import whisper
+from bench.transcribe.whisper_model import INSTALL_HINT, WhisperModel, faster_whisper_installed, resolve_model
+
+ASR_CHOICES = ("auto", "whisper", "pocketsphinx")
+"""Values of `RefServerConfig.asr`."""
+WHISPER_BEAM = 1
+"""Greedy decoding: on the shared corpora as accurate as a beam of 5 for tiny.en, and faster."""
 
 ASR_RATE = 16_000
 """pocketsphinx's bundled en-US model wants 16 kHz."""
@@ -62,9 +80,43 @@ class _DecoderPool:
 _POOL = _DecoderPool()
 
 
-async def prewarm() -> None:
-    """Create a decoder ahead of the first session (off the event loop)."""
-    await asyncio.to_thread(lambda: _POOL.release(_POOL.acquire()))
+@cache
+def resolve(setting: str) -> str:
+    """`whisper` or `pocketsphinx`: what `setting` (`RefServerConfig.asr`) runs on this machine."""
+    if setting not in ASR_CHOICES:
+        raise UserError(f"asr {setting!r}: valid: {', '.join(ASR_CHOICES)}")
+    if setting == "auto":
+        return "whisper" if faster_whisper_installed() else "pocketsphinx"
+    if setting == "whisper" and not faster_whisper_installed():
+        raise UserError(f"--asr whisper needs faster-whisper and the bundled model: {INSTALL_HINT}")
+    return setting
+
+
+@cache
+def _whisper_model() -> WhisperModel:
+    """The bundled tiny.en, its checksum verified (a `ModelChecksumError` if it differs)."""
+    return resolve_model()
+
+
+@cache
+def _whisper_worker() -> ThreadPoolExecutor:
+    """The process's Whisper thread: one model, one core, turns decoded in arrival order."""
+    return ThreadPoolExecutor(1, thread_name_prefix="refserver-whisper")
+
+
+def _whisper_decode(samples: Samples, rate: int) -> str:
+    model = whisper.load(_whisper_model(), "cpu", "int8", 1)
+    return whisper.decode(model, whisper.float16k(Clip(samples, rate)), "en", WHISPER_BEAM)
+
+
+async def prewarm(setting: str = "auto") -> None:
+    """Verify and load the recognizer ahead of the first session (off the event loop)."""
+    if resolve(setting) == "whisper":
+        model = await asyncio.to_thread(_whisper_model)
+        await asyncio.get_running_loop().run_in_executor(
+            _whisper_worker(), whisper.load, model, "cpu", "int8", 1)
+    else:
+        await asyncio.to_thread(lambda: _POOL.release(_POOL.acquire()))
 
 
 class StreamResampler:
@@ -104,8 +156,55 @@ class StreamResampler:
         return out.astype(np.int16)
 
 
-class Recognizer:
-    """One utterance at a time, on one worker thread: `start`, `feed`…, `finish`."""
+class Recognizer(ABC):
+    """One utterance at a time: `start`, `feed`…, `finish`; `close` when the session ends."""
+
+    @abstractmethod
+    def start(self, rate: int) -> None:
+        """Begin an utterance of audio at `rate` Hz (ends any unfinished one)."""
+
+    @abstractmethod
+    def feed(self, samples: Samples) -> None:
+        """Queue audio of the current utterance; returns at once."""
+
+    @abstractmethod
+    def finish(self) -> asyncio.Future[str]:
+        """End the utterance; resolves to the recognised words ("" if none)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the session's resources."""
+
+
+class WhisperRecognizer(Recognizer):
+    """Keeps the utterance's audio and decodes it whole, on the Whisper thread, at `finish`."""
+
+    def __init__(self) -> None:
+        self._rate: int | None = None
+        self._chunks: list[Samples] = []
+
+    def start(self, rate: int) -> None:
+        self._rate, self._chunks = rate, []
+
+    def feed(self, samples: Samples) -> None:
+        if self._rate is not None and len(samples):
+            self._chunks.append(samples)
+
+    def finish(self) -> asyncio.Future[str]:
+        loop = asyncio.get_running_loop()
+        rate, chunks, self._rate, self._chunks = self._rate, self._chunks, None, []
+        if rate is None or not chunks:
+            done: asyncio.Future[str] = loop.create_future()
+            done.set_result("")
+            return done
+        return loop.run_in_executor(_whisper_worker(), _whisper_decode, np.concatenate(chunks), rate)
+
+    def close(self) -> None:
+        self._rate, self._chunks = None, []
+
+
+class PocketsphinxRecognizer(Recognizer):
+    """pocketsphinx on one worker thread per session, fed while the user speaks."""
 
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="refserver-asr")
@@ -163,9 +262,19 @@ class Recognizer:
             self._decoder = None
 
 
-async def transcribe(samples: Samples, rate: int) -> str:
-    """Recognise a whole clip on a pooled decoder (for audio that arrives in one piece)."""
-    recognizer = Recognizer()
+RECOGNIZERS: dict[str, type[Recognizer]] = {"whisper": WhisperRecognizer,
+                                             "pocketsphinx": PocketsphinxRecognizer}
+"""What `resolve` returns → the recognizer class."""
+
+
+def make_recognizer(setting: str = "auto") -> Recognizer:
+    """A session's recognizer, as `setting` (`RefServerConfig.asr`) picks it."""
+    return RECOGNIZERS[resolve(setting)]()
+
+
+async def transcribe(samples: Samples, rate: int, setting: str = "auto") -> str:
+    """Recognise a whole clip (for audio that arrives in one piece)."""
+    recognizer = make_recognizer(setting)
     try:
         recognizer.start(rate)
         recognizer.feed(samples)

@@ -114,7 +114,7 @@ class RefServer:
         await runner.setup()
         self._runner = runner
         site = web.TCPSite(runner, self.config.host, self.config.port)
-        await asyncio.gather(site.start(), asr.prewarm())
+        await asyncio.gather(site.start(), asr.prewarm(self.config.asr))
         self._port = int(runner.addresses[0][1])
         return self.url
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.common.audio import Clip, decode_wire, resample
 from bench.refserver import protocol as p
-from bench.refserver.asr import Recognizer, transcribe
+from bench.refserver.asr import make_recognizer, transcribe
 from bench.refserver.config import RefServerConfig
 from bench.refserver.conversation import Conversation, Item, Part
 from bench.refserver.inputbuf import Committed, InputAudio
@@ -55,7 +55,7 @@ class RealtimeSession:
         self.session_id, self.expires_at = self.ids.new("sess"), int(now) + SESSION_SECONDS
         self.settings = settings or default_settings(dialect, config.model)
         self.conversation = Conversation(self.ids.new("conv"))
-        self.recognizer = Recognizer()
+        self.recognizer = make_recognizer(config.asr)
         self.input = InputAudio(self.recognizer)
         self._configure_input(self.settings)
         self.active: ResponseRun | None = None
@@ -317,7 +317,7 @@ class RealtimeSession:
 
     async def _transcribe_wire(self, wire: bytes) -> str:
         clip = decode_wire(wire, self.settings.input_format)
-        return await transcribe(clip.samples, clip.rate)
+        return await transcribe(clip.samples, clip.rate, self.config.asr)
 
     def _item(self, event: dict[str, Any]) -> Item:
         item_id = event.get("item_id")

@@ -1,9 +1,11 @@
-"""An OpenAI-compatible `POST /v1/audio/transcriptions` route, answered by pocketsphinx.
+"""An OpenAI-compatible `POST /v1/audio/transcriptions` route, answered by local recognizers.
 
 For the reference endpoint (mount with `add_routes(app)`) and for tests. It reads the multipart
 form (`file` WAV/FLAC/OGG, `model`, optional `response_format` json|text|verbose_json and
-`language`), and answers `{"text": …}` like OpenAI. Only `model=pocketsphinx` is served, so a
-client asking for `whisper-1` gets a 400 instead of pocketsphinx text labelled Whisper.
+`language`), and answers `{"text": …}` like OpenAI. `model=whisper-1` is served by the local
+Whisper tiny.en when the `whisper` extra is installed (so the official SDK's
+`audio.transcriptions.create(model="whisper-1")` works unchanged), `model=pocketsphinx` always;
+without Whisper, `whisper-1` gets a 400 rather than pocketsphinx text labelled Whisper.
 Errors have OpenAI's shape: `{"error": {"message", "type", "param", "code"}}`. No authorization
 is checked here: that is the hosting app's middleware.
 """
@@ -14,13 +16,15 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from bench.common.audio import read_audio
+from bench.common.audio import Clip, read_audio
 from bench.common.errors import AudioError
+from bench.refserver import asr
 from bench.transcribe.pocketsphinx import NAME, PocketsphinxTranscriber
+from bench.transcribe.whisper_model import faster_whisper_installed
 
 ROUTE = "/v1/audio/transcriptions"
-MODELS = (NAME,)
-"""Model names this route serves."""
+WHISPER_MODELS = ("whisper-1",)
+"""OpenAI model names mapped to the local Whisper tiny.en."""
 FORMATS = ("json", "text", "verbose_json")
 MAX_BYTES = 25 * 1024 * 1024
 """OpenAI's upload limit."""
@@ -45,6 +49,17 @@ async def _read_form(request: web.Request) -> dict[str, Any]:
     return fields
 
 
+def served_models() -> tuple[str, ...]:
+    """Model names this route serves on this machine."""
+    return (*WHISPER_MODELS, NAME) if faster_whisper_installed() else (NAME,)
+
+
+async def _transcribe(model: str, clip: Clip) -> str:
+    if model in WHISPER_MODELS:
+        return await asr.transcribe(clip.samples, clip.rate, "whisper")
+    return (await _transcriber.transcribe(clip)).text
+
+
 def _invalid(fields: dict[str, Any]) -> web.Response | None:
     """An error response for a form this route cannot serve, else None."""
     if not fields.get("file"):
@@ -52,8 +67,9 @@ def _invalid(fields: dict[str, Any]) -> web.Response | None:
     model = fields.get("model")
     if not model:
         return _error(400, "missing required parameter: 'model'", "model")
-    if model not in MODELS:
-        return _error(400, f"model {model!r} is not served here; valid: {', '.join(MODELS)}", "model",
+    models = served_models()
+    if model not in models:
+        return _error(400, f"model {model!r} is not served here; valid: {', '.join(models)}", "model",
                       "model_not_found")
     if fields.get("response_format", "json") not in FORMATS:
         return _error(400, f"response_format must be one of {', '.join(FORMATS)}", "response_format")
@@ -76,7 +92,7 @@ async def handle_transcription(request: web.Request) -> web.Response:
     except AudioError:
         return _error(400, "could not decode the audio file (WAV, FLAC or OGG expected)", "file",
                       "invalid_audio")
-    text = (await _transcriber.transcribe(clip)).text
+    text = await _transcribe(fields["model"], clip)
     fmt = fields.get("response_format", "json")
     if fmt == "text":
         return web.Response(text=text + "\n", content_type="text/plain")
