@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from bench.analysis.summary import summarize
 from bench.cli.common import print_summary
 from bench.common.errors import UserError
 from bench.metrics.recompute import recompute_run
 from bench.report.html import write_report
+from bench.report.status import RunStatus, run_status
 from bench.results.columns import read_table
 from bench.results.manifest import read_manifest
 from bench.results.store import SUMMARY
@@ -33,12 +36,33 @@ def rebuild(run_dir: Path, recompute: bool = False) -> tuple[Summary, Path]:
     recompute_run(run_dir, force=recompute)  # latency, throughput, cost with today's registry
     manifest = read_manifest(run_dir).to_json()
     table = read_table(run_dir)
-    harness = read_summary(run_dir / SUMMARY).harness if (run_dir / SUMMARY).is_file() else {}
+    harness = _stored_harness(run_dir / SUMMARY)
     scenario = manifest.get("scenario")
     name = scenario.get("name") if isinstance(scenario, dict) else None
     summary = summarize(table, manifest.get("run_id"), name, harness)
     write_summary(run_dir / SUMMARY, summary)
+    warn_incomplete(run_status(manifest, table))
     return summary, write_report(run_dir, manifest, summary, table)
+
+
+def _stored_harness(path: Path) -> dict[str, Any]:
+    """The run's own harness figures (wall time, loop lag) from its summary; {} when there is
+    none or it cannot be read (the summary is rebuilt from the records anyway)."""
+    if not path.is_file():
+        return {}
+    try:
+        harness = read_summary(path).harness
+    except (UserError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        print(f"rtbench: warning: {path}: unreadable, rebuilt without its harness figures ({exc})",
+              file=sys.stderr)
+        return {}
+    return harness if isinstance(harness, dict) else {}
+
+
+def warn_incomplete(status: RunStatus) -> None:
+    """An interrupted run, or skipped lines of calls.jsonl, said on stderr (as in the report)."""
+    for line in status.warnings():
+        print(f"rtbench: warning: {line}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from bench.common.errors import UserError
 from bench.metrics.cost import Usage
 from bench.metrics.registry import fingerprint, recompute
 from bench.metrics.spec import TurnInputs
+from bench.results.columns import valid_line
 from bench.results.manifest import Manifest, PriceApplied, TargetInfo, read_manifest
 from bench.results.records import migrate_record
 from bench.results.store import CALLS, MANIFEST, write_json
@@ -43,17 +44,15 @@ def recompute_line(line: bytes, manifest: Manifest) -> bytes:
 
 
 def rewrite_calls(run_dir: Path, manifest: Manifest) -> None:
-    """calls.jsonl recomputed line by line into a new file that then replaces it; a torn last
-    line (a crash mid-write) is dropped."""
-    src, tmp, torn = run_dir / CALLS, run_dir / (CALLS + ".tmp"), 0
+    """calls.jsonl recomputed line by line into a new file that then replaces it; a line that
+    is not a turn record (torn by a crash, a field of the wrong type) is kept as it is, for the
+    reader to skip and count."""
+    src, tmp = run_dir / CALLS, run_dir / (CALLS + ".tmp")
     with open(src, "rb") as f, open(tmp, "wb") as out:
-        for n, line in enumerate(f, 1):
-            if torn:
-                raise UserError(f"{src}:{torn}: not valid JSON")
-            try:
-                out.write(recompute_line(line, manifest) if line.strip() else b"")
-            except msgspec.DecodeError:
-                torn = n
+        for line in f:
+            if line.strip():
+                ok = valid_line(line) is not None
+                out.write(recompute_line(line, manifest) if ok else line.rstrip(b"\n") + b"\n")
     tmp.replace(src)
 
 

@@ -18,6 +18,7 @@ from bench.report.clips import SECONDS, turn_clips
 from bench.report.data import colour
 from bench.report.headline import headline
 from bench.report.page import environment
+from bench.report.status import run_status
 from bench.report.tables import (
     error_rows,
     flat,
@@ -117,7 +118,7 @@ def render(manifest: dict[str, Any], summary: Summary, table: TurnTable, run_dir
     picked = highlights(groups, table, WATERFALLS)
     return environment().get_template("report.html.j2").render(
         manifest=manifest, scenario=manifest.get("scenario") or {}, harness=manifest.get("harness") or {},
-        summary=summary, groups=groups, headline=headline(groups),
+        summary=summary, groups=groups, headline=headline(groups), status=run_status(manifest, table),
         latency=latency_figures(groups), waterfalls=waterfall_items(run_dir, picked),
         throughput=[throughput_row(g) for g in groups], snr=snr_section(groups),
         transports=transport_section(groups), errors=error_rows(groups),

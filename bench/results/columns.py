@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
@@ -25,7 +25,7 @@ import pandas as pd
 
 from bench.common.errors import UserError
 from bench.metrics.registry import registry_order
-from bench.results.records import TurnRecord
+from bench.results.records import MODEL_SUFFIX, RECORD_VERSION, TurnRecord
 from bench.results.store import CALLS
 
 Column = npt.NDArray[np.float64]
@@ -37,25 +37,31 @@ OWN_REFERENCE = frozenset({"output_wer"})
 BATCH_BYTES = 8 << 20
 
 
-class _Error(msgspec.Struct):
-    cause: str = "failed"
-    message: str = ""
+class _Error(msgspec.Struct, forbid_unknown_fields=True):
+    cause: str
+    message: str
 
 
 class _Wer(msgspec.Struct):
-    substitutions: int = 0
-    deletions: int = 0
-    insertions: int = 0
-    reference_words: int = 0
+    substitutions: int
+    deletions: int
+    insertions: int
+    reference_words: int
+    hits: int
+    hypothesis: str = ""
 
 
 class _Quality(msgspec.Struct):
     backends: dict[str, str] = {}
     wer: dict[str, _Wer] = {}
+    models: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    reference: str | None = None
 
 
 class _Row(msgspec.Struct):
-    """The fields of a stored record the table keeps (the rest of each line is skipped)."""
+    """The fields of a stored record the table keeps. The other fields of a record are checked
+    for their type too: a line with a wrong-typed field is skipped as malformed."""
 
     call_id: str
     target: str
@@ -75,6 +81,17 @@ class _Row(msgspec.Struct):
     reference_text: str = ""
     output_transcript: str | None = ""
     quality: _Quality | None = None
+    run_id: str = ""
+    dialect: str | None = None
+    mode: str = ""
+    marks: dict[str, float] = {}
+    input_transcript: str | None = None
+    response_status: str | None = None
+    audio: dict[str, str] = {}
+    started_at: str = ""
+    output_rate: int | None = None
+    output_chunks: list[tuple[float, int]] = []
+    schema_version: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 
 _DECODE = msgspec.json.Decoder(_Row)
@@ -107,7 +124,7 @@ def _cause(r: _Row) -> tuple[str | None, str | None]:
     """(cause, message) of a failed turn; (None, None) for a successful one."""
     if r.ok:
         return None, None
-    err = r.error or _Error()
+    err = r.error or _Error("failed", "")
     return err.cause, err.message
 
 
@@ -116,13 +133,32 @@ def _numbers(dicts: Sequence[dict[str, Any]], prefix: str = "") -> dict[str, Col
     return {prefix + k: np.array([d.get(k) for d in dicts], dtype=float) for k in set().union(*dicts)}
 
 
+SPLIT = ("substitutions", "deletions", "insertions")
+"""`<wer metric>.<kind>` columns: a turn's edits by kind (NaN when its record has no counts)."""
+
+
+def _split(metric: str, r: _Row) -> tuple[float, float, float]:
+    w = r.quality.wer.get(metric) if r.ok and r.quality else None
+    return (np.nan,) * 3 if w is None else (float(w.substitutions), float(w.deletions), float(w.insertions))
+
+
 def _wer_columns(rows: Sequence[_Row], names: Iterable[str]) -> dict[str, Column]:
     out = {}
     for name in names:
         pairs = [_weight(name, r) if r.ok else (np.nan, np.nan) for r in rows]
         out[f"{name}.edits"] = np.array([e for e, _ in pairs], dtype=float)
         out[f"{name}.words"] = np.array([w for _, w in pairs], dtype=float)
+        split = np.array([_split(name, r) for r in rows], dtype=float).reshape(-1, 3)
+        out.update({f"{name}.{kind}": split[:, k] for k, kind in enumerate(SPLIT)})
     return out
+
+
+def _backend_pairs(r: _Row) -> tuple[tuple[str, str], ...]:
+    """A turn's metric → backend, and `<metric>#sha256` → its local model's checksum."""
+    if not r.ok or not r.quality:
+        return ()
+    models = {f"{k}{MODEL_SUFFIX}": v for k, v in r.quality.models.items()}
+    return tuple(sorted({**r.quality.backends, **models}.items()))
 
 
 @dataclass
@@ -142,7 +178,7 @@ class _Builder:
         self.chunks.append((len(rows), metrics))
         self._add_ids(rows)
         for r in rows:
-            pairs = tuple(sorted(r.quality.backends.items())) if r.ok and r.quality else ()
+            pairs = _backend_pairs(r)
             self.backend_codes.append(self.backends.setdefault(pairs, len(self.backends)))
 
     def _add_ids(self, rows: Sequence[_Row]) -> None:
@@ -167,11 +203,13 @@ class TurnTable:
 
     frame: pd.DataFrame
     """ID_COLUMNS, `message` (a failed turn's error text), then one float column per metric (NaN:
-    failed or not measured), `<wer metric>.edits` / `.words`, and `usage.<key>` token counts."""
+    failed or not measured), `<wer metric>.edits` / `.words` / `.substitutions` / `.deletions` /
+    `.insertions`, and `usage.<key>` token counts."""
     metrics: tuple[str, ...]
     """The metric columns, registry order first, then by name."""
     backends: tuple[dict[str, str], ...]
-    """Distinct `quality.backends` maps; `backend_code` indexes them per row."""
+    """Distinct `quality.backends` maps (with `quality.models` as `<metric>#sha256`);
+    `backend_code` indexes them per row."""
     backend_code: npt.NDArray[np.int64]
     """Per row: its index into `backends`."""
     offsets: npt.NDArray[np.int64]
@@ -180,6 +218,9 @@ class TurnTable:
     """The calls.jsonl read; None when the table was built from records in memory."""
     kept: tuple[TurnRecord, ...] = ()
     """The records of an in-memory table."""
+    malformed: tuple[int, ...] = ()
+    """Line numbers of calls.jsonl that were skipped: not JSON (a line torn by a crash, bytes
+    cut inside a character) or not a turn record (a field of the wrong type)."""
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -204,8 +245,26 @@ class TurnTable:
         return [c.removeprefix("usage.") for c in self.frame.columns if str(c).startswith("usage.")]
 
 
+def valid_line(line: bytes) -> dict[str, Any] | None:
+    """A calls.jsonl line as a dict when it is a turn record of the right shape, else None."""
+    try:
+        _newer(_DECODE.decode(line))
+        data = msgspec.json.decode(line)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _newer(row: _Row) -> _Row:
+    """`row`, or a UserError when it was written by a newer harness (not malformed: unreadable)."""
+    if row.schema_version > RECORD_VERSION:
+        raise UserError(f"record schema_version {row.schema_version} is newer than this harness "
+                        f"({RECORD_VERSION})")
+    return row
+
+
 def _table(b: _Builder, offsets: Sequence[int], source: Path | None,
-           kept: tuple[TurnRecord, ...] = ()) -> TurnTable:
+           kept: tuple[TurnRecord, ...] = (), malformed: Sequence[int] = ()) -> TurnTable:
     seen = set().union(*(c for _, c in b.chunks))
     names = sorted((n for n in seen if "." not in n), key=registry_order)
     cols: dict[str, Any] = {k: pd.Categorical(v) if k in STRINGS[1:] else v for k, v in b.ids.items()}
@@ -213,7 +272,7 @@ def _table(b: _Builder, offsets: Sequence[int], source: Path | None,
     cols.update({n: b.column(n) for n in sorted(seen) if "." in n})
     return TurnTable(pd.DataFrame(cols), tuple(names), tuple(dict(p) for p in b.backends),
                      np.asarray(b.backend_codes, dtype=np.int64), np.asarray(offsets, dtype=np.int64),
-                     source, kept)
+                     source, kept, tuple(malformed))
 
 
 def _lines(path: Path) -> Iterator[list[tuple[int, bytes]]]:
@@ -229,35 +288,35 @@ def _lines(path: Path) -> Iterator[list[tuple[int, bytes]]]:
 
 
 def read_table(run_dir: Path) -> TurnTable:
-    """The turns of a run as columns; a torn last line (a crash mid-write) is skipped."""
+    """The turns of a run as columns. A line that is not a turn record (torn by a crash, or with
+    a field of the wrong type) is skipped and its number kept in `TurnTable.malformed`."""
     path = run_dir / CALLS
     if not path.is_file():
         raise UserError(f"{path}: not found (is {run_dir} a run directory?)")
-    b, offsets = _Builder(), list[int]()
+    b, offsets, malformed = _Builder(), list[int](), list[int]()
     gc.disable()  # millions of short-lived objects: collecting them mid-read only costs time
     try:
-        _read(path, b, offsets)
+        _read(path, b, offsets, malformed)
     finally:
         gc.enable()
-    return _table(b, offsets, path)
+    return _table(b, offsets, path, malformed=malformed)
 
 
-def _read(path: Path, b: _Builder, offsets: list[int]) -> None:
-    torn = None
+def _read(path: Path, b: _Builder, offsets: list[int], malformed: list[int]) -> None:
+    n = 0
     for batch in _lines(path):
         rows = []
         for offset, line in batch:
-            if torn is not None:
-                raise UserError(f"{path}: line {len(offsets) + 2}: not valid JSON")
+            n += 1
             if not line.strip():
                 continue
             try:
-                rows.append(_DECODE.decode(line))
-            except msgspec.ValidationError as exc:
-                raise UserError(f"{path}: line {len(offsets) + 1}: not a turn record: {exc}") from None
-            except msgspec.DecodeError:
-                torn = offset  # fine if it is the last line
+                rows.append(_newer(_DECODE.decode(line)))
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                malformed.append(n)
                 continue
+            except UserError as exc:
+                raise UserError(f"{path}:{n}: {exc}") from None
             offsets.append(offset)
         b.add_batch(rows)
 

@@ -3,9 +3,12 @@ each target's costs were computed with. Older manifests are migrated on read (`m
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from bench.common.errors import UserError
 from bench.metrics.cost import price_for
@@ -109,11 +112,26 @@ class Manifest:
     """Fingerprint of the measure-stage metric registry the stored metrics were computed with."""
     started_at: str = ""
     ended_at: str | None = None
+    """Set when the run finished writing its records: None for a run that was interrupted."""
+    plan: dict[str, Any] = field(default_factory=dict)
+    """What the run set out to do: `calls` and `turns` planned, and `fingerprint` (of the
+    scenario, targets and matrix), which `rtbench run --resume` checks. Empty for older runs."""
     schema_version: int = MANIFEST_VERSION
 
     @property
     def saved_audio(self) -> bool:
         return bool(self.options.get("save_audio", "--no-audio" not in self.argv))
+
+    @property
+    def planned_calls(self) -> int | None:
+        """Calls the run planned; None when its manifest does not say (older runs)."""
+        n = self.plan.get("calls")
+        return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+    @property
+    def planned_turns(self) -> int | None:
+        n = self.plan.get("turns")
+        return n if isinstance(n, int) and not isinstance(n, bool) else None
 
     def target(self, name: str) -> TargetInfo | None:
         return next((t for t in self.targets if t.name == name), None)
@@ -152,9 +170,64 @@ def migrate_manifest(d: dict[str, Any]) -> dict[str, Any]:
     return upgrade(d, "manifest", MANIFEST_VERSION, MIGRATIONS)
 
 
+class _Scenario(msgspec.Struct):
+    name: str
+    path: str = ""
+    sha256: str = ""
+    text: str = ""
+
+
+class _Shape(msgspec.Struct):
+    """The types of a (migrated) manifest's fields, checked before it is built."""
+
+    run_id: str
+    scenario: _Scenario
+    targets: list[dict[str, Any]]
+    argv: list[str]
+    notes: list[str]
+    harness: dict[str, Any] = {}
+    machine: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    metrics: str = ""
+    started_at: str = ""
+    ended_at: str | None = None
+    plan: dict[str, Any] = {}
+
+
+class _Price(msgspec.Struct):
+    key: str | None
+    model: str | None = None
+    as_of: str | None = None
+    source: str | None = None
+    simulated: bool = False
+    reason: str = ""
+
+
 def read_manifest(run_dir: Path) -> Manifest:
-    """The run's manifest, migrated to this version."""
-    data = read_json(run_dir / MANIFEST, newest=MANIFEST_VERSION)
+    """The run's manifest, migrated to this version; a UserError naming file:line and field when
+    a field has the wrong type."""
+    path = run_dir / MANIFEST
+    data = read_json(path, newest=MANIFEST_VERSION)
     if not isinstance(data.get("run_id"), str):
-        raise UserError(f"{run_dir / MANIFEST}: not a run manifest (no run_id)")
-    return Manifest.from_json(data)
+        raise UserError(f"{path}: not a run manifest (no run_id)")
+    try:
+        migrated = migrate_manifest(data)
+        msgspec.convert(migrated, _Shape)
+        for t in migrated["targets"]:
+            if "price" in t:
+                msgspec.convert(t["price"], _Price)
+        return Manifest.from_json(migrated)
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).partition(" - at `$")
+        field = where.rstrip("`").lstrip(".")
+        key = field.rsplit(".", 1)[-1].split("[", 1)[0] or "run_id"
+        raise UserError(f"{path}:{_line_of_key(path, key)}: {field or '(top level)'}: {message}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{path}: not a run manifest: {type(exc).__name__}: {exc}") from None
+
+
+def _line_of_key(path: Path, key: str) -> int:
+    """The line where `"key":` first appears in the file (1 when it does not)."""
+    text = path.read_text(encoding="utf-8")
+    match = re.search(rf'"{re.escape(key)}"\s*:', text)
+    return text.count("\n", 0, match.start()) + 1 if match else 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import secrets
 import sys
@@ -17,6 +18,8 @@ from bench.results import SCHEMA_VERSION
 from bench.results.records import TurnRecord
 
 MANIFEST, CALLS, SUMMARY, REPORT = "manifest.json", "calls.jsonl", "summary.json", "report.html"
+MAX_JSON_BYTES = 64 << 20
+"""Largest manifest.json or summary.json read (a manifest holds its scenario's text, a few KiB)."""
 
 
 def new_run_id(name: str) -> str:
@@ -35,16 +38,49 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 def read_json(path: Path, newest: int = SCHEMA_VERSION) -> dict[str, Any]:
     """A JSON object from a run directory; `newest`: the highest schema_version this harness reads."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"{path}: not found (is this a run directory?)") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise UserError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB: not a file the harness wrote")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise UserError(f"{path}: not valid here: JSON nested too deep") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a JSON object")
-    if int(data.get("schema_version", 1)) > newest:
-        raise UserError(f"{path}: schema_version {data['schema_version']} is newer than this harness")
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise UserError(f"{path}: schema_version: expected a positive integer, not {version!r:.40}")
+    if version > newest:
+        raise UserError(f"{path}: schema_version {version} is newer than this harness")
     return data
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None (JSON has no such numbers)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def record_line(data: dict[str, Any]) -> str:
+    """One calls.jsonl line: strict JSON (a non-finite number is stored as null), newline-ended."""
+    try:
+        return json.dumps(data, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError:
+        return json.dumps(_finite(data), ensure_ascii=False, allow_nan=False) + "\n"
 
 
 class RunStore:
@@ -59,7 +95,7 @@ class RunStore:
         write_json(self.root / MANIFEST, {"schema_version": SCHEMA_VERSION, **manifest})
 
     def append(self, record: TurnRecord) -> None:
-        self._calls.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        self._calls.write(record_line(record.to_json()))
         self._calls.flush()
 
     def save_audio(self, name: str, clip: Clip) -> str:
@@ -82,31 +118,38 @@ def _intern_keys(data: dict[str, Any]) -> None:
             data[field] = {sys.intern(k): v for k, v in d.items()}
 
 
-def load_records(run_dir: Path, chunks: bool = True) -> list[TurnRecord]:
-    """Every turn record of a run, read line by line, skipping a torn last line (a crash
-    mid-write). `chunks=False` leaves out each record's output_chunks (the per-chunk arrival
-    times, which only the playout needs), for summaries and reports of large runs."""
+def load_records(run_dir: Path, chunks: bool = True, malformed: list[int] | None = None) -> list[TurnRecord]:
+    """Every turn record of a run, read line by line. A line that is not a turn record (torn by
+    a crash, cut inside a character, a field of the wrong type) is skipped; its number is added
+    to `malformed` when given. `chunks=False` leaves out each record's output_chunks (the
+    per-chunk arrival times, which only the playout needs), for summaries and reports of large runs."""
     path = run_dir / CALLS
     if not path.is_file():
         raise UserError(f"{path}: not found (is {run_dir} a run directory?)")
     out: list[TurnRecord] = []
-    torn: int | None = None
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for n, line in enumerate(f, 1):
-            if torn is not None:
-                raise UserError(f"{path}:{torn}: not valid JSON")
             if not line.strip():
                 continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
-                torn = n  # fine if it is the last line
-                continue
-            if not chunks:
-                data.pop("output_chunks", None)
-            _intern_keys(data)
-            try:
-                out.append(TurnRecord.from_json(data))
-            except TypeError as exc:
-                raise UserError(f"{path}:{n}: not a turn record: {exc}") from None
+            record = _parse(line, chunks)
+            if record is not None:
+                out.append(record)
+            elif malformed is not None:
+                malformed.append(n)
     return out
+
+
+def _parse(line: bytes, chunks: bool) -> TurnRecord | None:
+    """One line as a record, or None when it is not one (its shape checked as `read_table` does)."""
+    from bench.results.columns import valid_line  # columns imports this module
+
+    data = valid_line(line)
+    if data is None:
+        return None
+    if not chunks:
+        data.pop("output_chunks", None)
+    _intern_keys(data)
+    try:
+        return TurnRecord.from_json(data)
+    except (TypeError, ValueError, UserError):
+        return None
