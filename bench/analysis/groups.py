@@ -6,13 +6,13 @@ metric (NaN when the turn failed or did not measure it), the WER edits and norma
 words, the SNR, failures by cause. Every statistic anyone shows is computed here or in
 `bench.analysis.stats` from these columns, so the same data gives the same figure everywhere:
 pooled WER is Σ edits ÷ Σ normalized reference words, in the summary, the report and the gate's
-`pooled` statistic alike.
+`pooled` statistic alike, and its CI (`Group.wer_stats`) resamples whole utterances.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +20,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from bench.analysis.significance import Sample
-from bench.analysis.stats import percentile
+from bench.analysis.stats import percentile, ratio_ci
 from bench.common.errors import UserError
 from bench.metrics.registry import registry_order
-from bench.results.columns import TurnTable, read_table
+from bench.results.columns import SPLIT, TurnTable, read_table
 from bench.results.manifest import read_manifest
-from bench.results.records import TurnRecord
+from bench.results.records import MODEL_SUFFIX, TurnRecord
 from bench.results.store import MANIFEST
+from bench.results.summary import Interval, WerStats
 
 GroupKey = tuple[str, str, str]
 Column = npt.NDArray[np.float64]
@@ -82,6 +83,10 @@ class Group:
     """Usage key → tokens over the successful measured turns."""
     calls_with_cost: int
     """Distinct calls with a known cost."""
+    split: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
+    """WER metric → (substitutions, deletions, insertions) per measured turn, shape (turns, 3)."""
+    models: dict[str, str] = field(default_factory=dict)
+    """WER metric → sha256 of the local model that transcribed it."""
 
     @property
     def label(self) -> str:
@@ -121,11 +126,32 @@ class Group:
         if metric not in self.wer:
             return None
         edits, words = self.wer[metric]
-        keep = np.isfinite(edits) & np.isfinite(words) & np.isfinite(self.metrics[metric])
-        if snr is not False:
-            keep &= self.at(snr)
+        keep = self.wer_keep(metric, snr)
         total = float(words[keep].sum())
         return float(edits[keep].sum()) / total if total else None
+
+    def wer_keep(self, metric: str, snr: SnrKey | bool = False) -> npt.NDArray[np.bool_]:
+        """Mask of the turns a WER metric is pooled over (`snr` as in `pooled_wer`)."""
+        edits, words = self.wer[metric]
+        keep = np.isfinite(edits) & np.isfinite(words) & np.isfinite(self.metrics[metric])
+        return keep if snr is False else keep & self.at(snr)
+
+    def wer_stats(self, metric: str, snr: SnrKey | bool = False) -> WerStats | None:
+        """Pooled WER with its utterance-bootstrap 95% CI, the mean per-utterance WER, the S/D/I
+        totals and what transcribed it; None when the metric was not scored here."""
+        if metric not in self.wer:
+            return None
+        keep = self.wer_keep(metric, snr)
+        if not keep.any():
+            return None
+        edits, words = (c[keep] for c in self.wer[metric])
+        ci = ratio_ci(edits, words)
+        parts = self.split.get(metric, np.full((len(self.ok), 3), np.nan))[keep]
+        s, d, i = (int(parts[:, k].sum()) if np.isfinite(parts).all() else None for k in range(3))
+        rates = self.metrics[metric][keep & (self.wer[metric][1] > 0)]
+        return WerStats(int(keep.sum()), int(words.sum()), self.pooled_wer(metric, snr),
+                        Interval(*ci) if ci else None, float(rates.mean()) if len(rates) else None,
+                        s, d, i, self.backends.get(metric), self.models.get(metric))
 
     def sample(self, metric: str) -> Sample:
         """Values of the successful turns, weighted (WER metrics) by normalized reference words."""
@@ -150,11 +176,13 @@ def _examples(failed: pd.DataFrame) -> dict[str, str]:
             for c, m in zip(first["cause"], first["message"], strict=True)}
 
 
-def _backends(table: TurnTable, rows: npt.NDArray[np.int64]) -> dict[str, str]:
+def _backends(table: TurnTable, rows: npt.NDArray[np.int64]) -> tuple[dict[str, str], dict[str, str]]:
+    """(metric → backend, WER metric → model sha256) over the given rows."""
     out: dict[str, str] = {}
     for code in np.unique(table.backend_code[rows]):
         out.update(table.backends[int(code)])
-    return out
+    models = {k.removesuffix(MODEL_SUFFIX): v for k, v in out.items() if k.endswith(MODEL_SUFFIX)}
+    return {k: v for k, v in out.items() if not k.endswith(MODEL_SUFFIX)}, models
 
 
 def _group(table: TurnTable, order: int, rows: npt.NDArray[np.int64]) -> Group:
@@ -166,12 +194,15 @@ def _group(table: TurnTable, order: int, rows: npt.NDArray[np.int64]) -> Group:
     wer = {n: (table.column(f"{n}.edits")[measured], table.column(f"{n}.words")[measured])
            for n in table.metrics if f"{n}.words" in table.frame}
     cost = cols.get("cost_usd")
+    backends, models = _backends(table, measured[ok])
+    split = {n: np.column_stack([table.column(f"{n}.{k}")[measured] for k in SPLIT])
+             for n in wer if f"{n}.{SPLIT[0]}" in table.frame}
     return Group(
         key=(str(first["target"]), str(first["transport"]), str(first["variant"])), order=order,
         model=None if pd.isna(first["model"]) else str(first["model"]), rows=measured,
         warmup_turns=len(rows) - len(measured), ok=ok, snr=m["snr_db"].to_numpy(dtype=float),
         metrics=cols, wer=wer, causes=_counts(m[~ok], "cause"), examples=_examples(m[~ok]),
-        backends=_backends(table, measured[ok]),
+        backends=backends, split=split, models=models,
         usage={k: int(np.nansum(table.column(f"usage.{k}")[measured[ok]])) for k in table.usage()},
         calls_with_cost=int(m["call_id"][np.isfinite(cost)].nunique()) if cost is not None else 0)
 

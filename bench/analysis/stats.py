@@ -73,3 +73,32 @@ def describe(values: Values, errors: int = 0) -> MetricStats:
     return MetricStats(
         n=len(x), errors=errors, mean=float(x.mean()), std=float(x.std(ddof=1)) if len(x) > 1 else 0.0,
         min=float(x.min()), max=float(x.max()), p50=q[50], p90=q[90], p95=q[95], p99=q[99], **ci)
+
+
+def ratio_ci(numerators: Values, denominators: Values, level: float = 0.95, resamples: int = 2000,
+             seed: int = 0) -> tuple[float, float] | None:
+    """CI of Σ numerators ÷ Σ denominators (pooled WER: edits ÷ reference words) by resampling
+    whole utterances with replacement, as the Open ASR leaderboard's bootstrap does: an utterance
+    keeps its edits and its words together. Above BOOTSTRAP_MAX_N utterances, the normal
+    approximation of the ratio estimator instead (the same for large samples, O(n)). None with
+    fewer than 2 utterances or no denominator."""
+    e, w = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
+    if len(e) < 2 or w.sum() <= 0:
+        return None
+    if len(e) > BOOTSTRAP_MAX_N:
+        return _ratio_normal_ci(e, w, level)
+    idx = np.random.default_rng(seed).integers(0, len(e), size=(resamples, len(e)))
+    words = w[idx].sum(axis=1)
+    ratios = e[idx].sum(axis=1)[words > 0] / words[words > 0]
+    alpha = (1 - level) / 2
+    return float(np.quantile(ratios, alpha)), float(np.quantile(ratios, 1 - alpha))
+
+
+def _ratio_normal_ci(e: npt.NDArray[np.float64], w: npt.NDArray[np.float64],
+                     level: float) -> tuple[float, float]:
+    from scipy.special import ndtri
+
+    n, r = len(e), e.sum() / w.sum()
+    se = float(np.sqrt(np.var(e - r * w, ddof=1) / n) / w.mean())
+    z = float(ndtri(1 - (1 - level) / 2))
+    return float(max(r - z * se, 0.0)), float(r + z * se)

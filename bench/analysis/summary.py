@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.analysis.groups import Group, groups_of
+from bench.analysis.groups import Group, SnrKey, groups_of
 from bench.analysis.stats import describe
 from bench.metrics.registry import METRICS
 from bench.results.columns import TurnTable
-from bench.results.summary import GroupSummary, MetricInfo, MetricStats, SnrStats, Summary
+from bench.results.summary import GroupSummary, MetricInfo, MetricStats, SnrStats, Summary, WerStats
 
 
 def describe_metrics(g: Group, mask: npt.NDArray[np.bool_] | None = None,
@@ -26,12 +26,18 @@ def describe_metrics(g: Group, mask: npt.NDArray[np.bool_] | None = None,
     return out
 
 
+def wer_stats(g: Group, snr: SnrKey | bool = False) -> dict[str, WerStats]:
+    """Every scored WER metric of the group (at one SNR), pooled with CI and S/D/I."""
+    out = {n: g.wer_stats(n, snr) for n in g.wer}
+    return {n: w for n, w in out.items() if w is not None}
+
+
 def by_snr(g: Group) -> tuple[SnrStats, ...]:
     """The metrics at each input SNR; empty when every turn was clean speech."""
     levels = g.snr_levels()
     if levels in ([], [None]):
         return ()
-    return tuple(SnrStats(s, describe_metrics(g, g.at(s) & g.ok)) for s in levels)
+    return tuple(SnrStats(s, describe_metrics(g, g.at(s) & g.ok), wer_stats(g, s)) for s in levels)
 
 
 def summarize_group(g: Group) -> GroupSummary:
@@ -40,7 +46,7 @@ def summarize_group(g: Group) -> GroupSummary:
         failed=g.failed, warmup_turns=g.warmup_turns, error_rate=g.error_rate, errors_by_cause=g.causes,
         metrics=describe_metrics(g, errors=g.failed),
         pooled_wer={n: g.pooled_wer(n) for n in g.wer if np.isfinite(g.metrics[n]).any()},
-        backends=dict(sorted(g.backends.items())), by_snr=by_snr(g))
+        backends=dict(sorted(g.backends.items())), by_snr=by_snr(g), wer=wer_stats(g))
 
 
 def summarize(table: TurnTable, run_id: str | None, scenario: str | None,

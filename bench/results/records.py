@@ -12,7 +12,11 @@ from bench.metrics.wer import WordErrors
 
 RECORD_VERSION = 2
 """Version of the records in calls.jsonl. 1 → 2: `output_rate` added (the rate of the output
-chunks' sample counts, so output seconds can be recomputed); `quality` typed (same JSON)."""
+chunks' sample counts, so output seconds can be recomputed); `quality` typed (same JSON).
+`quality.models` (optional, absent when empty) names the local transcriber model's checksum."""
+MODEL_SUFFIX = "#sha256"
+"""`<WER metric>#sha256`: the key under which the read path files a WER's model checksum beside
+its backend (`bench.results.columns`)."""
 STANDARD_RATES = (8_000, 16_000, 22_050, 24_000, 44_100, 48_000)
 """Rates a schema-1 record's output rate is inferred among."""
 
@@ -38,6 +42,8 @@ class RecordQuality(Mapping[str, Any]):
     """metric family → "cause: message" when it could not score the turn."""
     reference: str | None = None
     """For PESQ: the turn whose output was the reference (`<target> <call_id>.<turn>`)."""
+    models: dict[str, str] = field(default_factory=dict)
+    """WER metric → sha256 of the local model that transcribed it (absent for remote APIs)."""
 
     def to_json(self) -> dict[str, Any]:
         """The stored form; an unscored turn is `{}`."""
@@ -48,6 +54,8 @@ class RecordQuality(Mapping[str, Any]):
                                "errors": dict(self.errors)}
         if self.reference is not None:
             out["reference"] = self.reference
+        if self.models:
+            out["models"] = dict(self.models)
         return out
 
     @staticmethod
@@ -56,18 +64,18 @@ class RecordQuality(Mapping[str, Any]):
         wer = {k: WerDetail(**{n: v for n, v in w.items() if n in names})
                for k, w in (d.get("wer") or {}).items()}
         return RecordQuality(dict(d.get("backends") or {}), wer, dict(d.get("errors") or {}),
-                             d.get("reference"))
+                             d.get("reference"), dict(d.get("models") or {}))
 
     def __getitem__(self, key: str) -> Any:
         full = {"backends": self.backends, "wer": {k: asdict(v) for k, v in self.wer.items()},
-                "errors": self.errors, "reference": self.reference}
+                "errors": self.errors, "reference": self.reference, "models": self.models}
         return full[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(("backends", "wer", "errors", "reference"))
+        return iter(("backends", "wer", "errors", "reference", "models"))
 
     def __len__(self) -> int:
-        return 4
+        return 5
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,10 @@ computes it. Versioned by `SUMMARY_VERSION`; `migrate_summary` brings every olde
 - version 1 (before typing): a group's `pooled_wer`, `backends` and `by_snr` were present only
   when measured, and each CI was a list `[low, high]` (or null);
 - version 2: `kind: "rtbench.summary"`; every group carries `label`, `pooled_wer`, `backends` and
-  `by_snr` (empty when not measured); each CI is `{"low": …, "high": …}` or null.
+  `by_snr` (empty when not measured); each CI is `{"low": …, "high": …}` or null;
+- version 3: every group and SNR level carries `wer`: per WER metric, pooled WER with its
+  bootstrap 95% CI, the substitution/deletion/insertion split, and the transcriber and its model's
+  sha256 (empty when no WER was scored).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from bench.common.errors import UserError
 from bench.results.store import read_json, write_json
 
-SUMMARY_VERSION = 2
+SUMMARY_VERSION = 3
 KIND = "rtbench.summary"
 STAT_NAMES = ("n", "errors", "mean", "std", "min", "p50", "p90", "p95", "p99", "max")
 """The scalar aggregates of every metric."""
@@ -72,6 +75,38 @@ class MetricStats:
 
 
 @dataclass(frozen=True)
+class WerStats:
+    """One WER metric over a set of turns, the way the Open ASR leaderboard reports it: Whisper's
+    English normalizer on both sides, pooled over utterances, with a bootstrap CI over utterances."""
+
+    utterances: int
+    """Turns scored."""
+    reference_words: int
+    """Σ normalized reference words (the denominator)."""
+    pooled: float | None
+    """Σ (substitutions + deletions + insertions) ÷ Σ reference words; None without words."""
+    pooled_ci: Interval | None
+    """95% CI of `pooled`, resampling whole utterances (seeded); None under 2 utterances."""
+    mean: float | None
+    """Mean of per-utterance WER (utterances with reference words)."""
+    substitutions: int | None
+    """Σ substitutions; None when the records carry no edit counts (old runs), as below."""
+    deletions: int | None
+    """Σ deletions."""
+    insertions: int | None
+    """Σ insertions."""
+    transcriber: str | None = None
+    """What produced the hypotheses (`whisper:tiny.en@1a5afae0`, `endpoint (openai)`)."""
+    model_sha256: str | None = None
+    """sha256 of the local model's weights; None for an endpoint or a remote API."""
+
+    def rate(self, kind: str) -> float | None:
+        """`substitutions`, `deletions` or `insertions` ÷ reference words."""
+        count: int | None = getattr(self, kind)
+        return count / self.reference_words if count is not None and self.reference_words else None
+
+
+@dataclass(frozen=True)
 class SnrStats:
     """The metrics of a group's turns at one input SNR."""
 
@@ -79,6 +114,8 @@ class SnrStats:
     """SNR in dB; None for clean speech."""
     metrics: dict[str, MetricStats]
     """Metric → aggregates at this SNR."""
+    wer: dict[str, WerStats] = field(default_factory=dict)
+    """WER metric → pooled WER, CI and split at this SNR."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +148,8 @@ class GroupSummary:
     """Metric → the transcriber or scorer behind it."""
     by_snr: tuple[SnrStats, ...] = ()
     """Metrics per input SNR (clean first, then high to low); empty when no noise was mixed in."""
+    wer: dict[str, WerStats] = field(default_factory=dict)
+    """WER metric → pooled WER with CI, the S/D/I split, the transcriber and its model checksum."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -185,7 +224,16 @@ def _to_v2(d: dict[str, Any]) -> dict[str, Any]:
     return {**d, "kind": KIND, "groups": groups, "schema_version": 2}
 
 
-MIGRATIONS = {1: _to_v2}
+def _to_v3(d: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 → 3: an empty `wer` section in every group and SNR level (not recomputable
+    from a summary; `rtbench report RUN` writes it from the records)."""
+    groups = [{**g, "wer": g.get("wer", {}),
+               "by_snr": [{**s, "wer": s.get("wer", {})} for s in g.get("by_snr", [])]}
+              for g in d.get("groups", [])]
+    return {**d, "groups": groups, "schema_version": 3}
+
+
+MIGRATIONS = {1: _to_v2, 2: _to_v3}
 """Version → the step that brings a summary from it to the next version."""
 
 
@@ -210,15 +258,19 @@ def _metric(d: dict[str, Any]) -> MetricStats:
                        _ci(d.get("p50_ci")), _ci(d.get("p95_ci")))
 
 
+def _wer(d: dict[str, Any]) -> dict[str, WerStats]:
+    return {k: WerStats(**{**v, "pooled_ci": _ci(v.get("pooled_ci"))}) for k, v in d.get("wer", {}).items()}
+
+
 def _group(d: dict[str, Any]) -> GroupSummary:
     metrics = {k: _metric(v) for k, v in d.get("metrics", {}).items()}
-    by_snr = tuple(SnrStats(s.get("snr_db"), {k: _metric(v) for k, v in s.get("metrics", {}).items()})
-                   for s in d.get("by_snr", []))
+    by_snr = tuple(SnrStats(s.get("snr_db"), {k: _metric(v) for k, v in s.get("metrics", {}).items()},
+                            _wer(s)) for s in d.get("by_snr", []))
     return GroupSummary(
         target=d["target"], transport=d["transport"], variant=d["variant"], model=d.get("model"),
         turns=int(d["turns"]), failed=int(d["failed"]), warmup_turns=int(d.get("warmup_turns", 0)),
         error_rate=d.get("error_rate"), errors_by_cause=dict(d.get("errors_by_cause", {})), metrics=metrics,
-        pooled_wer=dict(d["pooled_wer"]), backends=dict(d["backends"]), by_snr=by_snr)
+        pooled_wer=dict(d["pooled_wer"]), backends=dict(d["backends"]), by_snr=by_snr, wer=_wer(d))
 
 
 def summary_from_json(d: dict[str, Any]) -> Summary:

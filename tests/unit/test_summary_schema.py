@@ -40,7 +40,7 @@ def test_written_summary_reads_back_equal(tmp_path: Path) -> None:
     summary = summarize(read_table(RUNS / "same"), "same", "golden", {"wall_s": 1.5})
     write_summary(tmp_path / "summary.json", summary)
     data = json.loads((tmp_path / "summary.json").read_text())
-    assert data["schema_version"] == 2 and data["kind"] == "rtbench.summary"
+    assert data["schema_version"] == 3 and data["kind"] == "rtbench.summary"
     assert set(data["groups"][0]["metrics"]["v2v_ms"]["p50_ci"]) == {"low", "high"}
     assert read_summary(tmp_path / "summary.json") == summary
     assert migrate_summary(data) == data  # the current version is left as it is
