@@ -2,9 +2,11 @@
 audio and text with each registered quality family the scenario asks for.
 
 It runs when nothing is being measured, so scoring (CPU-bound: ASR, PESQ, DNSMOS) never disturbs
-a latency. Scores go into each record's `metrics`, replacing earlier quality scores; its
-`quality` names what produced each one, the edit counts behind each WER, and why a score is
-missing. `calls.jsonl` is rewritten atomically; measured fields are left as they were.
+a latency. Turns are scored concurrently (up to `CONCURRENT_PER_WORKER` per scoring process), so
+every worker process of the pool is kept busy. Scores go into each record's `metrics`, replacing
+earlier quality scores; its `quality` names what produced each one, the edit counts behind each
+WER, the transcriber's model checksum, and why a score is missing. `calls.jsonl` is rewritten
+atomically; measured fields are left as they were.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from bench.metrics.spec import Details, Family, RunPlan, Scorer, ScoringContext,
 from bench.plan.scenario import Scenario
 from bench.results.records import RecordQuality, TurnRecord, WerDetail
 from bench.results.store import CALLS
+
+CONCURRENT_PER_WORKER = 2
+"""Turns in flight per scoring process: one scoring, one waiting with its audio read."""
 
 
 def enabled_families(scenario: Scenario) -> list[Family]:
@@ -46,7 +51,7 @@ def quality_names() -> frozenset[str]:
 
 def typed(d: Details) -> RecordQuality:
     wer = {k: WerDetail(**asdict(e), hypothesis=h) for k, (e, h) in d.wer.items()}
-    return RecordQuality(d.backends, wer, d.errors, d.reference)
+    return RecordQuality(d.backends, wer, d.errors, d.reference, d.models)
 
 
 class QualityPass:
@@ -65,7 +70,13 @@ class QualityPass:
             scorers = [(f, f.scorer(ctx)) for f in self.families if f.scorer is not None]
             for _f, s in scorers:
                 s.prepare(records)
-            return [await self._score(r, scorers) for r in records]
+            limit = asyncio.Semaphore(CONCURRENT_PER_WORKER * (q.workers if q else 1))
+
+            async def one(r: TurnRecord) -> TurnRecord:
+                async with limit:
+                    return await self._score(r, scorers)
+
+            return list(await asyncio.gather(*(one(r) for r in records)))
         finally:
             if pool is not None:
                 pool.shutdown()

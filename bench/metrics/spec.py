@@ -131,6 +131,8 @@ class Details:
     """family → "cause: message" when it could not score the turn."""
     reference: str | None = None
     """For PESQ: the turn whose output was the reference."""
+    models: dict[str, str] = field(default_factory=dict)
+    """WER metric → sha256 of the local model that transcribed it."""
 
 
 class Scorer(ABC):

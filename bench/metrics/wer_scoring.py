@@ -6,10 +6,14 @@ output against the endpoint's own output transcript."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bench.common.audio import Clip
 from bench.common.errors import UserError
+from bench.metrics.scoring import pocketsphinx_job, score_off_loop, whisper_job
 from bench.metrics.spec import Details, Family, Metric, RunPlan, Scorer, ScoringContext, Values
 from bench.metrics.wer import word_errors
 
@@ -19,11 +23,14 @@ if TYPE_CHECKING:
     from bench.transcribe.base import Transcriber
 
 
-def record_wer(d: Details, name: str, backend: str, reference: str, hypothesis: str) -> float | None:
-    """WER of `hypothesis`, with its backend and edit counts written into `d`."""
+def record_wer(d: Details, name: str, backend: str, reference: str, hypothesis: str,
+               model_sha256: str | None = None) -> float | None:
+    """WER of `hypothesis`, with its backend, model checksum and edit counts written into `d`."""
     e = word_errors(reference, hypothesis)
     d.backends[name] = backend
     d.wer[name] = (e, hypothesis)
+    if model_sha256:
+        d.models[name] = model_sha256
     return e.wer
 
 
@@ -44,24 +51,45 @@ def make_transcriber(scenario: Scenario) -> Transcriber | None:
     return make(q.transcriber, **q.transcriber_options) if q and q.transcriber else None
 
 
+def pool_job(t: Transcriber) -> Callable[[Clip], str] | None:
+    """A picklable `clip → text` of a local, CPU-bound transcriber, to run in the scoring
+    processes; None for one that is not (a remote API is awaited on the loop)."""
+    from bench.transcribe.pocketsphinx import PocketsphinxTranscriber
+    from bench.transcribe.whisper import WhisperTranscriber
+
+    if isinstance(t, WhisperTranscriber):
+        return functools.partial(whisper_job, t.model, t._settings, t.language, t.beam_size)
+    if isinstance(t, PocketsphinxTranscriber):
+        return pocketsphinx_job
+    return None
+
+
 class TranscriberWer(Scorer):
-    """The scenario's transcriber on the saved input and output audio."""
+    """The scenario's transcriber on the saved input and output audio: a local model transcribes
+    in the scoring processes, never on the event loop."""
 
     def __init__(self, ctx: ScoringContext) -> None:
         super().__init__(ctx)
         self.transcriber = make_transcriber(ctx.scenario)
+        self.job = pool_job(self.transcriber) if self.transcriber and ctx.pool is not None else None
+
+    async def _text(self, t: Transcriber, clip: Clip) -> str:
+        if self.job is not None:
+            return await score_off_loop(self.ctx.pool, self.job, clip)
+        return (await t.transcribe(clip)).text
 
     async def score(self, record: TurnRecord, details: Details) -> Values:
         t, out = self.transcriber, {}
         if t is None:
             return {}
         if record.mode != "text":
-            heard = await t.transcribe(self.ctx.audio(record, "input"))
+            heard = await self._text(t, self.ctx.audio(record, "input"))
             name = "whisper_wer" if t.is_whisper else "baseline_wer"
-            out[name] = record_wer(details, name, t.name, record.reference_text, heard.text)
+            out[name] = record_wer(details, name, t.name, record.reference_text, heard, t.model_sha256)
         if record.audio.get("output") and record.output_transcript.strip():
-            said = await t.transcribe(self.ctx.audio(record, "output"))
-            out["output_wer"] = record_wer(details, "output_wer", t.name, record.output_transcript, said.text)
+            said = await self._text(t, self.ctx.audio(record, "output"))
+            out["output_wer"] = record_wer(details, "output_wer", t.name, record.output_transcript, said,
+                                           t.model_sha256)
         return out
 
     async def aclose(self) -> None:
@@ -113,6 +141,6 @@ ASR: Family = Family(
             "as whisper_wer, from a transcriber that is not Whisper (never reported as whisper_wer)"),
      _ratio("output_wer", "WER of a Whisper transcript of the output audio vs its transcript",
             f"a transcription of the output audio against the endpoint's output transcript, {NORMALIZED}")),
-    "quality", scorer=TranscriberWer, enabled=_wants_asr, check=check_transcriber,
+    "quality", scorer=TranscriberWer, enabled=_wants_asr, check=check_transcriber, uses_pool=True,
     about="The saved audio transcribed by the scenario's `quality.transcriber`, named beside every figure.")
 """A transcriber on the saved audio (scenario `quality.transcriber`)."""

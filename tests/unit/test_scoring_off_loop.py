@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from bench.common.audio import Clip
+from bench.common.audio import Clip, read_audio
 from bench.common.errors import QualityError
 from bench.metrics.scoring import pesq_job, score_off_loop, scoring_pool
 from bench.metrics.wer import WordErrors, word_errors
@@ -25,3 +27,18 @@ async def test_scores_in_a_worker_process_and_errors_keep_their_cause() -> None:
 async def test_default_executor_runs_plain_functions() -> None:
     errors = await score_off_loop(None, word_errors, "a b c", "a b")
     assert errors == WordErrors(3, 2, 0, 1, 0)
+
+
+async def test_whisper_transcribes_in_a_worker_process(corpora: Path) -> None:
+    pytest.importorskip("faster_whisper")
+    from bench.metrics.wer_scoring import pool_job
+    from bench.transcribe.whisper import WhisperTranscriber
+
+    t = WhisperTranscriber()
+    job = pool_job(t)
+    await t.aclose()
+    assert job is not None
+    clip = read_audio(corpora / "recorded/librispeech_spkanon_eval/1988-24833-0000.flac")
+    with scoring_pool(1) as pool:
+        text = await score_off_loop(pool, job, clip)
+    assert word_errors("THE TWO STRAY KITTENS GRADUALLY MAKE THEMSELVES AT HOME", text).edits <= 1, text
