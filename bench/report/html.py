@@ -33,6 +33,7 @@ from bench.report.tables import (
 )
 from bench.report.transport import MOST, TransportPair, transport_pairs
 from bench.report.waterfall import Highlight, highlights, phases
+from bench.report.wer_table import NUMBERS_NOTE, wer_section
 from bench.results.columns import TurnTable
 from bench.results.store import REPORT
 from bench.results.summary import Summary
@@ -121,6 +122,7 @@ def render(manifest: dict[str, Any], summary: Summary, table: TurnTable, run_dir
         summary=summary, groups=groups, headline=headline(groups), status=run_status(manifest, table),
         latency=latency_figures(groups), waterfalls=waterfall_items(run_dir, picked),
         throughput=[throughput_row(g) for g in groups], snr=snr_section(groups),
+        wer=wer_section(groups, table), numbers_note=NUMBERS_NOTE,
         transports=transport_section(groups), errors=error_rows(groups),
         turns=turn_rows(table.records(range(min(TURN_ROWS, len(table))))), total_turns=len(table),
         setup=[setup_row(g) for g in groups],

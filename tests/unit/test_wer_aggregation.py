@@ -4,6 +4,7 @@ transcriber and its model checksum carried from the records to summary.json."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ from bench.analysis import stats
 from bench.analysis.groups import groups_of
 from bench.analysis.summary import summarize
 from bench.metrics.wer import word_errors
+from bench.report.html import render
+from bench.report.wer_table import NUMBERS_NOTE, WORST, wer_section, worst_cases
 from bench.results.columns import table_of
 from bench.results.records import RecordQuality, TurnRecord, WerDetail
 from bench.results.summary import read_summary, write_summary
@@ -108,3 +111,36 @@ def test_records_keep_the_model_checksum() -> None:
     again = TurnRecord.from_json(r.to_json())
     assert again.quality.models == {"whisper_wer": SHA} and again.quality["models"] == {"whisper_wer": SHA}
     assert "models" not in RecordQuality().to_json()
+
+
+def test_report_wer_table_shows_ci_split_model_and_worst_cases() -> None:
+    rs = [*records(), rec(30, "meet me at three thirty", "meet me at 3.30", None),
+          rec(31, "<script>alert(1)</script> hello", "hello", None)]
+    table = table_of(rs)
+    section = wer_section(groups_of(table), table)
+    assert section is not None
+    (row,) = [r for r in section.rows if r.snr == "clean"]
+    assert row.stats == groups_of(table)[0].wer_stats("whisper_wer", None)
+    assert [r.snr for r in section.rows] == ["all", "clean", "0"]
+    worst = section.worst
+    assert len(worst) == WORST and all(a.wer >= b.wer for a, b in pairwise(worst))
+    top = max(r.metrics["whisper_wer"] or 0 for r in rs)
+    assert worst[0].wer == top == 5 / 6 and worst[0].turn == "c11.0"  # one word of six kept; first of a tie
+    html = render({}, summarize(table, "r", None), table)
+    wer_html = html[html.index('<h2 id="wer">'):html.index("</table>", html.index('<h2 id="wer">'))]
+    assert SHA in wer_html and "whisper:tiny.en@abababab" in wer_html
+    ci = row.stats.pooled_ci
+    assert ci is not None and f"[{100 * ci.low:.1f}%, {100 * ci.high:.1f}%]" in wer_html
+    assert "<script>alert" not in html
+
+
+def test_the_number_note_shows_only_where_numbers_differ() -> None:
+    table = table_of([rec(0, "meet me at three thirty", "meet me at 3.30", None),
+                      rec(1, "the two stray kittens", "the two stray kitten", None)])
+    (g,) = groups_of(table)
+    worst = worst_cases(g, "whisper_wer", table)
+    assert [(w.turn, w.numbers) for w in worst] == [("c0.0", True), ("c1.0", False)]
+    assert worst[0].reference == "meet me at 330" and worst[0].hypothesis == "meet me at 3.30"
+    section = wer_section([g], table)
+    assert section is not None and section.numbers
+    assert NUMBERS_NOTE.split(":")[0] in render({}, summarize(table, "r", None), table).replace("&#39;", "'")
