@@ -78,10 +78,9 @@ def describe(values: Values, errors: int = 0) -> MetricStats:
 def ratio_ci(numerators: Values, denominators: Values, level: float = 0.95, resamples: int = 2000,
              seed: int = 0) -> tuple[float, float] | None:
     """CI of Σ numerators ÷ Σ denominators (pooled WER: edits ÷ reference words) by resampling
-    whole utterances with replacement, as the Open ASR leaderboard's bootstrap does: an utterance
-    keeps its edits and its words together. Above BOOTSTRAP_MAX_N utterances, the normal
-    approximation of the ratio estimator instead (the same for large samples, O(n)). None with
-    fewer than 2 utterances or no denominator."""
+    whole utterances with replacement: an utterance keeps its edits and its words together.
+    Above BOOTSTRAP_MAX_N utterances, the normal approximation of the ratio estimator instead (the
+    same for large samples, O(n)). None with fewer than 2 utterances or no denominator."""
     e, w = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
     if len(e) < 2 or w.sum() <= 0:
         return None

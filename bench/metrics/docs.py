@@ -56,9 +56,35 @@ def marks_section() -> str:
     return f"## Marks\n\n| mark | stamped when |\n|---|---|\n{rows}\n"
 
 
+WER_SECTION = """## How WER is aggregated
+
+The way the Open ASR leaderboard does it. Both sides of every pair go through Whisper's English
+normalizer (lower case, punctuation dropped, contractions expanded, British spellings made
+American, fillers such as "um" removed, spoken numbers written as digits), then jiwer aligns
+them word by word. Per turn, a record keeps the substitutions, deletions, insertions, the
+normalized reference's words, the hypothesis, the transcriber (`quality.backends`) and, for a
+local model, its sha256 (`quality.models`). Per group (and per input SNR), summary.json's `wer`
+and the report's WER table give:
+
+- **pooled WER** = Σ (substitutions + deletions + insertions) ÷ Σ reference words: long
+  utterances weigh more, as in the leaderboard; the gate's `pooled` statistic is the same figure;
+- its **95% CI** (the leaderboard prints the pooled figure alone; the CI is this harness's): 2,000
+  resamples of whole utterances with replacement (seed 0), the 2.5th and
+  97.5th percentiles of the resampled pooled WER; above 2,000 utterances, the normal approximation
+  of the ratio estimator;
+- the **S / D / I split**: each kind's total ÷ the same reference words (they sum to pooled WER);
+- the **mean per-utterance WER** (utterances whose reference has words), and the worst utterances.
+
+A known limitation of the normalizer: numbers are not written one way. "three thirty" becomes
+"330", "3.30" stays "3.30" and "3:30" becomes "3 30", so a time or amount said one way and written
+the other counts as an error although both sides agree. The report notes it beside a worst
+utterance whose two sides differ in their numbers.
+"""
+
+
 def render() -> str:
     """The whole of docs/metrics.md."""
-    return "\n".join([INTRO, marks_section(), *(family_section(f) for f in FAMILIES)])
+    return "\n".join([INTRO, marks_section(), *(family_section(f) for f in FAMILIES), WER_SECTION])
 
 
 if __name__ == "__main__":

@@ -142,5 +142,8 @@ ASR: Family = Family(
      _ratio("output_wer", "WER of a Whisper transcript of the output audio vs its transcript",
             f"a transcription of the output audio against the endpoint's output transcript, {NORMALIZED}")),
     "quality", scorer=TranscriberWer, enabled=_wants_asr, check=check_transcriber, uses_pool=True,
-    about="The saved audio transcribed by the scenario's `quality.transcriber`, named beside every figure.")
+    about="The saved audio transcribed by the scenario's `quality.transcriber` in the scoring worker "
+          "processes after the calls; the transcriber's name and its model's sha256 are recorded beside "
+          "every figure. `whisper` (the default of `scenarios/quality.yaml`) is the bundled, "
+          "checksum-verified Whisper tiny.en, offline.")
 """A transcriber on the saved audio (scenario `quality.transcriber`)."""
