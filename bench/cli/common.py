@@ -1,6 +1,10 @@
-"""Pieces the subcommands share: console output of summaries."""
+"""Pieces the subcommands share: console output of summaries, bounded number arguments."""
 
 from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -35,3 +39,38 @@ def print_summary(summary: Summary, console: Console | None = None) -> None:
     for g in summary.groups:
         for cause, n in g.errors_by_cause.items():
             console.print(f"[red]{g.target}/{g.transport}: {n} failed turn(s): {cause}[/red]")
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An argparse `type` for a whole number in [low, high]: anything else is refused with the
+    range (exit 2), never clamped or replaced by a default."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip(), 10) if len(text) <= 20 else None
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {low:,} to {high:,}, not {text!r:.30}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def bounded_float(low: float, high: float, open_ends: bool = True) -> Callable[[str], float]:
+    """An argparse `type` for a finite number in (low, high) (or [low, high] with `open_ends=False`)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text) if len(text) <= 40 else math.nan
+        except ValueError:
+            value = math.nan
+        inside = low < value < high if open_ends else low <= value <= high
+        if not (math.isfinite(value) and inside):
+            ends = "()" if open_ends else "[]"
+            raise argparse.ArgumentTypeError(f"expected a number in {ends[0]}{low:g}, {high:g}{ends[1]}, "
+                                             f"not {text!r:.30}")
+        return value
+
+    parse.__name__ = "number"
+    return parse

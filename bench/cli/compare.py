@@ -18,6 +18,7 @@ from rich.text import Text
 from bench.analysis.compare import Comparison, Row, compare_runs, comparison_data
 from bench.analysis.policy import default_policy, load_policy
 from bench.analysis.significance import STATS
+from bench.cli.common import bounded_float
 from bench.common.formats import Formats, Rendered, dump_json, emit, num, pct, pvalue, signed
 from bench.report.compare_html import write_compare
 
@@ -35,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="metric to compare (repeatable; default: every metric in the runs)")
     parser.add_argument("--stat", default="p50", choices=list(STATS),
                         help="statistic whose change is tested (default: p50)")
-    parser.add_argument("--alpha", type=float, default=0.01, help="significance level (default: 0.01)")
+    parser.add_argument("--alpha", type=bounded_float(0.0, 1.0), default=0.01,
+                        help="significance level, between 0 and 1 (default: 0.01)")
     parser.add_argument("--policy", type=Path, metavar="FILE",
                         help="gate policy whose rule directions say which way is better for metrics "
                              "the registry does not know (default: ./ci/gate.yaml, else the built-in copy)")

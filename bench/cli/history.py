@@ -31,6 +31,7 @@ from bench.analysis.history import (
     open_db,
     series,
 )
+from bench.cli.common import bounded_int
 from bench.cli.gate import shown
 from bench.common.errors import UserError
 
@@ -66,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     plot = made["plot"]
     plot.add_argument("--metric", required=True, metavar="M", help="metric to plot, e.g. v2v_ms")
     plot.add_argument("--stat", default="p50", choices=STATS, help="statistic per run (default: p50)")
-    plot.add_argument("--min-segment", type=int, default=5, metavar="N",
+    plot.add_argument("--min-segment", type=bounded_int(1, 100_000), default=5, metavar="N",
                       help="fewest runs between change points (default: 5)")
     plot.add_argument("--out", type=Path, default=Path("trends.html"), metavar="FILE")
 

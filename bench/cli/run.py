@@ -26,14 +26,15 @@ from rich.table import Table
 from bench.analysis.groups import GroupKey, group_key
 from bench.analysis.stats import describe
 from bench.analysis.summary import summarize
-from bench.cli.common import print_summary
-from bench.common.errors import UnknownNameError
+from bench.cli.common import bounded_int, print_summary
+from bench.cli.rundir import check_out, clear_run, make_out, resume
+from bench.common.errors import UnknownNameError, UserError
 from bench.measure.dialects import auth_catalog
 from bench.measure.runner import TRANSPORTS, Runner, RunOptions
 from bench.metrics.quality import check_quality, needs_quality, score_run
 from bench.metrics.registry import fingerprint
 from bench.metrics.spec import RunPlan
-from bench.plan.matrix import CallSpec, expand, load_utterances
+from bench.plan.matrix import CallSpec, check_size, expand, load_utterances, plan_fingerprint
 from bench.plan.scenario import LoadedScenario, load_scenario
 from bench.plan.targets import Target, TargetBook
 from bench.report.html import write_report
@@ -46,6 +47,10 @@ from bench.results.summary import write_summary
 
 NAME = "run"
 HELP = "run a scenario and write a report"
+MAX_REPEATS = 10_000
+"""Largest `--repeats`."""
+MAX_CONCURRENCY = 1_000
+"""Largest `--concurrency` (the scenario's `concurrency:` has the same bound)."""
 
 
 def default_scenario() -> Path:
@@ -65,9 +70,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", action="append", choices=["websocket", "webrtc"],
                         help="override the scenario's transports (repeatable)")
     parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="run directory (default: reports/<run-id>)")
-    parser.add_argument("--repeats", type=int, metavar="N", help="override the scenario's repeats")
-    parser.add_argument("--concurrency", type=int, metavar="N", help="override the scenario's concurrency")
+                        help="run directory (default: reports/<run-id>); one that holds a run is refused "
+                             "unless --resume or --overwrite is given")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run in --out DIR (same scenario and options): keep "
+                            "its complete calls, rerun the rest")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the run in --out DIR (its run files are deleted first)")
+    parser.add_argument("--repeats", type=bounded_int(1, MAX_REPEATS), metavar="N",
+                        help=f"override the scenario's repeats (1 to {MAX_REPEATS:,})")
+    parser.add_argument("--concurrency", type=bounded_int(1, MAX_CONCURRENCY), metavar="N",
+                        help=f"override the scenario's concurrency (1 to {MAX_CONCURRENCY:,})")
     parser.add_argument("--pace", choices=["realtime", "burst"],
                         help="send input audio in real time (default) or as fast as possible")
     parser.add_argument("--no-audio", action="store_true", help="do not save input/output WAV files")
@@ -75,9 +89,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_targets(args: argparse.Namespace, loaded: LoadedScenario) -> list[Target]:
+    """`--target`s, else the scenario's `targets:` (whose errors name the scenario's file:line)."""
     book = TargetBook.load(auth_catalog(), args.targets)
-    specs = args.target or loaded.scenario.targets
-    return [book.resolve(s, args.api_key_env) for s in specs]
+    if args.target:
+        return [book.resolve(s, args.api_key_env) for s in args.target]
+    out = []
+    for i, spec in enumerate(loaded.scenario.targets):
+        try:
+            out.append(book.resolve(spec, args.api_key_env))
+        except UserError as exc:
+            raise loaded.error(("targets", i), str(exc)) from None
+    return out
 
 
 def check_keys(targets: list[Target]) -> None:
@@ -120,8 +142,8 @@ def endpoints(targets: list[Target]) -> Iterator[dict[str, str]]:
         yield urls
 
 
-def _manifest(loaded: LoadedScenario, run_id: str, targets: list[Target], args: argparse.Namespace,
-              options: RunOptions) -> Manifest:
+def _manifest(loaded: LoadedScenario, run_id: str, targets: list[Target], options: RunOptions,
+              plan: dict[str, object]) -> Manifest:
     infos = tuple(TargetInfo(t.name, t.public(), PriceApplied.lookup(t.pricing_key, simulated=t.url is None))
                   for t in targets)
     simulated = [t for t in infos if t.price.simulated and t.price.model]
@@ -130,7 +152,7 @@ def _manifest(loaded: LoadedScenario, run_id: str, targets: list[Target], args: 
         harness_info(), machine_info(), tuple(sys.argv[1:]),
         {"paced": options.paced, "concurrency": options.concurrency, "save_audio": options.save_audio},
         tuple(f"{t.name}: {SIMULATED.format(key=t.price.key)}" for t in simulated), fingerprint(),
-        dt.datetime.now(dt.UTC).isoformat())
+        dt.datetime.now(dt.UTC).isoformat(), plan=plan)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,22 +163,42 @@ def run(args: argparse.Namespace) -> int:
     transports = args.transport or list(s.transport)
     check_transports(transports)
     console = Console(stderr=False)
-    calls = expand(loaded, targets, load_utterances(loaded), args.repeats, transports)
+    if (args.resume or args.overwrite) and args.out is None:
+        raise UserError(f"--{'resume' if args.resume else 'overwrite'} needs --out DIR (the run directory)")
+    if args.out is not None:
+        check_out(args.out, args.resume, args.overwrite)
+    utterances = load_utterances(loaded)
+    check_size(loaded, utterances, len(targets) * len(transports), args.repeats)
+    calls = expand(loaded, targets, utterances, args.repeats, transports)
     if args.dry_run:
         console.print(matrix_table(calls))
         return 0
     check_keys(targets)
+    paced = (args.pace or s.pace) == "realtime"
+    plan = {"calls": len(calls), "turns": sum(len(c.conversation.turns) for c in calls),
+            "fingerprint": plan_fingerprint(loaded, targets, calls, paced)}
     run_id = new_run_id(s.name)
     out = args.out or Path("reports") / run_id
-    options = RunOptions(run_id, paced=(args.pace or s.pace) == "realtime",
-                         concurrency=args.concurrency or s.concurrency, save_audio=not args.no_audio)
+    todo, manifest = calls, None
+    if args.resume:
+        resumed = resume(out, calls, str(plan["fingerprint"]))
+        todo, manifest = resumed.todo, replace(resumed.manifest, ended_at=None, argv=tuple(sys.argv[1:]))
+        run_id = manifest.run_id
+        console.print(f"resuming run {run_id}: {len(calls) - len(todo)} of {len(calls)} calls complete "
+                      f"({resumed.kept_turns} turn records kept, {resumed.dropped_turns} dropped); "
+                      f"running {len(todo)}")
+    elif args.overwrite:
+        clear_run(out)
+    make_out(out)
+    options = RunOptions(run_id, paced=paced, concurrency=args.concurrency or s.concurrency,
+                         save_audio=not args.no_audio)
+    manifest = manifest or _manifest(loaded, run_id, targets, options, plan)
     store = RunStore(out)
-    manifest = _manifest(loaded, run_id, targets, args, options)
     store.write_manifest(manifest.to_json())
     started = time.perf_counter()
     with endpoints(targets) as urls:
         runner = Runner(loaded, store, options, urls)
-        _execute(runner, calls, console)
+        _execute(runner, todo, console)
     store.close()
     manifest = replace(manifest, ended_at=dt.datetime.now(dt.UTC).isoformat())
     store.write_manifest(manifest.to_json())

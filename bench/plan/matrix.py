@@ -6,6 +6,8 @@ loop, so every target and transport is measured across the same window of time.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -159,6 +161,23 @@ def _noisy(turn: TurnSpec, clips: list[Clip], snr: float | None, seed: int) -> T
     return TurnSpec(replace(u, clip=mix_noise(u.clip, clips[seed % len(clips)], snr, seed)), None)
 
 
+MAX_CALLS = 1_000_000
+"""Most calls one run may plan (a larger matrix is a typo, e.g. an extra digit in `repeats`)."""
+
+
+def check_size(loaded: LoadedScenario, utts: dict[tuple[str, str], Utterance], cells: int,
+               repeats: int | None = None) -> int:
+    """The number of calls `expand` would make (`cells`: targets × transports); a ScenarioError
+    naming `repeats` when it is more than MAX_CALLS, before any call is built."""
+    s = loaded.scenario
+    convs = len(conversations(loaded, utts)) * (len(s.noise.snr_db) if s.noise else 1)
+    n = (s.warmup + (repeats or s.repeats) * convs) * cells
+    if n > MAX_CALLS:
+        raise loaded.error(("repeats",), f"the matrix would be {n:,} calls (more than {MAX_CALLS:,}): "
+                                         "fewer repeats, sentences, voices, SNRs or targets")
+    return n
+
+
 def expand(
     loaded: LoadedScenario, targets: list[Target], utts: dict[tuple[str, str], Utterance],
     repeats: int | None = None, transports: list[str] | None = None,
@@ -180,3 +199,17 @@ def expand(
                         yield t, tr, c, r, False
 
     return [CallSpec(i, *cell) for i, cell in enumerate(cells())]
+
+
+def plan_fingerprint(loaded: LoadedScenario, targets: list[Target], calls: list[CallSpec],
+                     paced: bool) -> str:
+    """A digest of what a run sets out to measure: the scenario's text, the targets' public
+    settings, pacing and every call of the matrix with its turns. A run may be resumed only
+    with the same fingerprint, so its records never mix two plans."""
+    plan = {
+        "scenario": loaded.sha256, "targets": [t.public() for t in targets], "paced": paced,
+        "calls": [[c.call_id, c.target.name, c.transport, c.conversation.id, c.conversation.voice,
+                   c.conversation.snr_db, c.repeat, c.warmup, [t.label for t in c.conversation.turns]]
+                  for c in calls],
+    }
+    return hashlib.sha256(json.dumps(plan, sort_keys=True, default=str).encode()).hexdigest()

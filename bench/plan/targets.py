@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from bench.common.errors import MissingApiKeyError, ScenarioError, UnknownNameError
+from bench.common.errors import MissingApiKeyError, ScenarioError, UnknownNameError, UserError
 from bench.common.yamlfile import Loc, line_of, load_yaml, validate
 
 AuthCatalog = Mapping[str, Sequence[str]]
@@ -107,8 +107,10 @@ def load_targets_file(path: str | Path, catalog: AuthCatalog) -> dict[str, Targe
     out: dict[str, Target] = {}
     for name, raw in entries.items():
         e = validate(_TargetEntry, raw, lines, str(path), ("targets", name))
-        _check_url(e.url, f"{path}: targets.{name}.url")
         where = _Where(str(path), lines, ("targets", name))
+        problem = url_problem(e.url)
+        if problem:
+            raise where.error("url", problem)
         out[str(name)] = Target(str(name), **{**e.model_dump(), "auth": _auth(e, catalog, where)})
     return out
 
@@ -138,10 +140,19 @@ def _auth(e: _TargetEntry, catalog: AuthCatalog, where: _Where) -> str:
     return e.auth or styles[0]
 
 
-def _check_url(url: str, where: str) -> None:
-    parts = urlsplit(url)
+def url_problem(url: str) -> str | None:
+    """What is wrong with a target URL (not ws:// or wss://, no host, a port outside 1..65535),
+    or None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:  # a port that is not a number in 0..65535, a bad IPv6 host
+        return f"{url!r}: {exc}"
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ScenarioError(where, None, "", f"{url!r} is not a ws:// or wss:// URL")
+        return f"{url!r} is not a ws:// or wss:// URL"
+    if port == 0:
+        return f"{url!r}: port 0 is not a port to connect to (1 to 65535)"
+    return None
 
 
 def default_targets_file() -> Path | None:
@@ -176,7 +187,9 @@ class TargetBook:
             t = self.targets[spec]
             return replace(t, api_key_env=api_key_env) if api_key_env else t
         if spec.startswith(("ws://", "wss://")):
-            _check_url(spec, "--target")
+            problem = url_problem(spec)
+            if problem:
+                raise UserError(f"target {problem}")
             host = urlsplit(spec)
             query_model = dict(p.split("=", 1) for p in host.query.split("&") if "=" in p)
             auth = self.catalog[AUTO][0] if AUTO in self.catalog else None
