@@ -5,9 +5,10 @@ checksum-verified tiny.en), `pocketsphinx`, or `auto` (Whisper when installed). 
 a `Recognizer` with one interface: `start`, `feed`…, `finish`, `close`.
 
 - `WhisperRecognizer` keeps the turn's audio (the span the VAD segmented) and decodes it once,
-  when the turn ends, on the process's one Whisper thread (CTranslate2, one core, greedy; it
-  releases the GIL, so the event loop keeps its timing). Its decode time is part of the
-  endpoint's response latency, as it would be for a real endpoint.
+  when the turn ends, on the process's one Whisper thread (CTranslate2, one core, greedy, the
+  encoder's window cut to the turn: `whisper.decode_fitted`; it releases the GIL, so the event
+  loop keeps its timing). Its decode time is part of the endpoint's response latency, as it
+  would be for a real endpoint.
 - `PocketsphinxRecognizer`: one worker thread per session that runs its operations in order,
   so audio is fed chunk by chunk during speech and only `end_utt` is left when the turn ends.
   Decoders take ~0.5 s to create, so they are pooled process-wide. The decoder is tuned for
@@ -37,8 +38,6 @@ from bench.transcribe.whisper_model import INSTALL_HINT, WhisperModel, faster_wh
 
 ASR_CHOICES = ("auto", "whisper", "pocketsphinx")
 """Values of `RefServerConfig.asr`."""
-WHISPER_BEAM = 1
-"""Greedy decoding: on the shared corpora as accurate as a beam of 5 for tiny.en, and faster."""
 
 ASR_RATE = 16_000
 """pocketsphinx's bundled en-US model wants 16 kHz."""
@@ -106,7 +105,7 @@ def _whisper_worker() -> ThreadPoolExecutor:
 
 def _whisper_decode(samples: Samples, rate: int) -> str:
     model = whisper.load(_whisper_model(), "cpu", "int8", 1)
-    return whisper.decode(model, whisper.float16k(Clip(samples, rate)), "en", WHISPER_BEAM)
+    return whisper.decode_fitted(model, whisper.float16k(Clip(samples, rate)))
 
 
 async def prewarm(setting: str = "auto") -> None:
