@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import binascii
-from base64 import b64decode
 from typing import Any
 
 from bench.common.audio import decode_wire
 from bench.refserver.conversation import Item, Part
+from bench.refserver.intake import base64_audio
 from bench.refserver.settings import Dialect
-from bench.refserver.update import RequestError
+from bench.refserver.update import RequestError, shown
 
 _CONTENT_TYPES: dict[str, dict[str, str]] = {
     "user": {"input_text": "input_text", "input_audio": "input_audio", "input_image": "input_image"},
@@ -30,11 +29,11 @@ def parse_client_item(obj: Any, dialect: Dialect, input_format: str, new_id: str
         keys = ("call_id", "output") if kind == "function_call_output" else ("call_id", "name", "arguments")
         return Item(item_id, type=kind, fields={k: obj.get(k) for k in keys})
     if kind != "message":
-        raise RequestError("invalid_value", f"Invalid value: '{kind}'. Supported values are: "
+        raise RequestError("invalid_value", f"Invalid value: {shown(kind)}. Supported values are: "
                            "'message', 'function_call' and 'function_call_output'.", "item.type")
     role = obj.get("role")
-    if role not in _CONTENT_TYPES:
-        raise RequestError("invalid_value", f"Invalid value: {role!r}. Supported values are: "
+    if not isinstance(role, str) or role not in _CONTENT_TYPES:
+        raise RequestError("invalid_value", f"Invalid value: {shown(role)}. Supported values are: "
                            "'user', 'assistant' and 'system'.", "item.role")
     content = obj.get("content")
     if not isinstance(content, list) or not content:
@@ -48,8 +47,9 @@ def _part(c: Any, role: str, dialect: Dialect, input_format: str, index: int) ->
     param = f"item.content[{index}]"
     kind = c.get("type") if isinstance(c, dict) else None
     allowed = _CONTENT_TYPES[role]
-    if kind not in allowed or (kind == "input_image" and dialect is Dialect.BETA):
-        raise RequestError("invalid_value", f"Invalid value: {kind!r}. Supported values for "
+    if not isinstance(kind, str) or kind not in allowed or (
+            kind == "input_image" and dialect is Dialect.BETA):
+        raise RequestError("invalid_value", f"Invalid value: {shown(kind)}. Supported values for "
                            f"role '{role}' are: {', '.join(sorted(allowed))}.", f"{param}.type")
     assert isinstance(c, dict)
     if kind == "input_audio":
@@ -64,11 +64,8 @@ def _part(c: Any, role: str, dialect: Dialect, input_format: str, index: int) ->
 
 
 def _audio_part(c: dict[str, Any], input_format: str, param: str) -> Part:
-    try:
-        wire = b64decode(c.get("audio") or "", validate=True)
-    except (binascii.Error, TypeError) as exc:
-        raise RequestError("invalid_value", f"Invalid base64 audio in '{param}.audio'.",
-                           f"{param}.audio") from exc
+    audio = c.get("audio")
+    wire = base64_audio("" if audio is None else audio, f"{param}.audio")
     transcript = c.get("transcript")
     return Part("input_audio", audio=wire, seconds=decode_wire(wire, input_format).seconds,
                 transcript=transcript if isinstance(transcript, str) else None)
@@ -80,7 +77,8 @@ def truncate_audio(item: Item, end_ms: Any) -> None:
     audio = next((x for x in item.parts if x.type == "output_audio"), None)
     if item.role != "assistant" or audio is None:
         raise RequestError("invalid_value", "Only assistant audio items can be truncated.", "item_id")
-    if not isinstance(end_ms, int) or not 0 <= end_ms <= round(audio.seconds * 1000):
+    if isinstance(end_ms, bool) or not isinstance(end_ms, int) or not (
+            0 <= end_ms <= round(audio.seconds * 1000)):
         raise RequestError("invalid_value", f"Audio content of {audio.seconds * 1000:.0f}ms "
-                           f"is shorter than audio_end_ms {end_ms!r}.", "audio_end_ms")
+                           f"is shorter than audio_end_ms {shown(end_ms)}.", "audio_end_ms")
     audio.seconds, audio.transcript = end_ms / 1000, ""

@@ -11,11 +11,9 @@ delta events, or, when the front-end gives a `Playout` (WebRTC), into its media 
 from __future__ import annotations
 
 import asyncio
-import binascii
 import json
 import logging
 import random
-from base64 import b64decode
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -25,10 +23,16 @@ from bench.refserver.asr import make_recognizer, transcribe
 from bench.refserver.config import RefServerConfig
 from bench.refserver.conversation import Conversation, Item, Part
 from bench.refserver.inputbuf import Committed, InputAudio
+from bench.refserver.intake import base64_audio, event_id, parse_event
 from bench.refserver.items import parse_client_item, truncate_audio
 from bench.refserver.response import Playout, ResponsePlan, ResponseRun
 from bench.refserver.settings import Dialect, SessionSettings, default_settings
-from bench.refserver.update import RequestError, apply_response_overrides, apply_session_update
+from bench.refserver.update import (
+    RequestError,
+    apply_response_overrides,
+    apply_session_update,
+    shown,
+)
 from bench.refserver.vad import SpeechStarted
 
 log = logging.getLogger(__name__)
@@ -147,21 +151,16 @@ class RealtimeSession:
         """Handle one client event (JSON text); problems become `error` events."""
         client_event_id: str | None = None
         try:
-            event = json.loads(data)
-            if not isinstance(event, dict):
-                raise RequestError("invalid_json", "A client event must be a JSON object.")
-            raw_id = event.get("event_id")
-            client_event_id = raw_id if isinstance(raw_id, str) else None
+            event = parse_event(data)
+            client_event_id = event_id(event)
             await self._handler(event.get("type"))(event)
-        except json.JSONDecodeError as exc:
-            await self._error(RequestError("invalid_json", f"Invalid JSON in client event: {exc}"),
-                              None)
         except RequestError as exc:
             await self._error(exc, client_event_id)
-        except Exception as exc:  # a bug here must not end the session
+        except Exception:  # a bug: logged with its traceback, and the session goes on
             log.exception("reference session failed to handle an event")
-            await self._error(RequestError("server_error", f"Internal error: {exc}",
-                                           error_type="server_error"), client_event_id)
+            await self._error(RequestError("server_error", "The server had an error while "
+                                           "processing your request.", error_type="server_error"),
+                              client_event_id)
 
     def _handler(self, kind: Any) -> Handler:
         if kind is None:
@@ -171,7 +170,7 @@ class RealtimeSession:
         if handler is None:
             known = ", ".join(f"'{k}'" for k in self._handlers)
             raise RequestError("invalid_value",
-                               f"Invalid value: {kind!r}. Supported values are: {known}.", "type")
+                               f"Invalid value: {shown(kind)}. Supported values are: {known}.", "type")
         return handler
 
     async def _error(self, exc: RequestError, client_event_id: str | None) -> None:
@@ -205,15 +204,10 @@ class RealtimeSession:
     # --- input audio -----------------------------------------------------------------------
 
     async def _on_append(self, event: dict[str, Any]) -> None:
-        audio = event.get("audio")
-        if not isinstance(audio, str):
+        if "audio" not in event:
             raise RequestError("missing_required_parameter",
                                "Missing required parameter: 'audio'.", "audio")
-        try:
-            wire = b64decode(audio, validate=True)
-        except binascii.Error as exc:
-            raise RequestError("invalid_value", "Invalid base64 in 'audio'.", "audio") from exc
-        await self._input_events(self.input.append(wire))
+        await self._input_events(self.input.append(base64_audio(event["audio"], "audio")))
 
     async def feed_audio(self, clip: Clip) -> None:
         """Audio received on a media track (WebRTC), any rate: the same pipeline as appends."""
@@ -307,7 +301,7 @@ class RealtimeSession:
             previous = self.conversation.add(item, event.get("previous_item_id"))
         except KeyError as exc:
             raise RequestError("invalid_value", "Invalid value for 'previous_item_id': no item "
-                               f"with id {event.get('previous_item_id')!r}.", "previous_item_id"
+                               f"with id {shown(event.get('previous_item_id'))}.", "previous_item_id"
                                ) from exc
         await self._announce_item(item, previous)
         audio = item.parts[0] if item.parts and item.parts[0].type == "input_audio" else None
@@ -321,10 +315,16 @@ class RealtimeSession:
 
     def _item(self, event: dict[str, Any]) -> Item:
         item_id = event.get("item_id")
+        if item_id is None:
+            raise RequestError("missing_required_parameter",
+                               "Missing required parameter: 'item_id'.", "item_id")
+        if not isinstance(item_id, str):
+            raise RequestError("invalid_type", "Invalid type for 'item_id': expected a string.",
+                               "item_id")
         try:
-            return self.conversation.get(str(item_id))
+            return self.conversation.get(item_id)
         except KeyError as exc:
-            raise RequestError("item_not_found", f"Item with item_id {item_id!r} not found.",
+            raise RequestError("item_not_found", f"Item with item_id {shown(item_id)} not found.",
                                "item_id") from exc
 
     async def _on_item_delete(self, event: dict[str, Any]) -> None:

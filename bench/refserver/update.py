@@ -86,8 +86,19 @@ def check_object(value: Any, schema: Schema, path: str) -> dict[str, Any]:
 # --- value converters: (value, param) -> setting ------------------------------------------------
 
 
+SHOWN_CHARS = 80
+"""How much of a refused value an error message quotes."""
+
+
+def shown(value: Any) -> str:
+    """`repr(value)` for an error message, cut to `SHOWN_CHARS` (a client may send megabytes)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
+
+
 def _invalid(param: str, value: Any, expected: str) -> RequestError:
-    return RequestError("invalid_value", f"Invalid value for '{param}': {value!r}. {expected}", param)
+    return RequestError("invalid_value", f"Invalid value for '{param}': {shown(value)}. {expected}",
+                        param)
 
 
 def _string(value: Any, param: str) -> str:
@@ -103,7 +114,7 @@ def _ga_modality(value: Any, param: str) -> str:
 
 
 def _beta_modality(value: Any, param: str) -> str:
-    if isinstance(value, list) and sorted(value) in (["text"], ["audio", "text"]):
+    if value in (["text"], ["audio", "text"], ["text", "audio"]):
         return "text" if value == ["text"] else "audio"
     raise _invalid(param, value, "Supported values are: ['text'] and ['audio', 'text'].")
 
@@ -111,7 +122,7 @@ def _beta_modality(value: Any, param: str) -> str:
 def _ga_format(value: Any, param: str) -> str:
     kind = value.get("type") if isinstance(value, dict) else None
     names = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
-    if kind in names and (kind != "audio/pcm" or value.get("rate", 24000) == 24000):
+    if isinstance(kind, str) and kind in names and (kind != "audio/pcm" or value.get("rate", 24000) == 24000):
         return names[kind]
     raise _invalid(param, value, "Supported: audio/pcm (rate 24000), audio/pcmu, audio/pcma.")
 
@@ -141,7 +152,8 @@ def _temperature(value: Any, param: str) -> float:
 
 
 def _max_tokens(value: Any, param: str) -> int | str:
-    if value == "inf" or (isinstance(value, int) and 1 <= value <= 4096):
+    if value == "inf" or (isinstance(value, int) and not isinstance(value, bool)
+                          and 1 <= value <= 4096):
         return value  # type: ignore[no-any-return]
     raise _invalid(param, value, "Expected 1 to 4096 or 'inf'.")
 
@@ -162,19 +174,40 @@ def _as_is(value: Any, param: str) -> Any:
     return value
 
 
+_TURN_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "threshold": (lambda v: _number(v) and 0.0 <= v <= 1.0, "a number from 0.0 to 1.0"),
+    "prefix_padding_ms": (lambda v: _whole(v) and 0 <= v <= 10_000, "an integer from 0 to 10000"),
+    "silence_duration_ms": (lambda v: _whole(v) and 0 <= v <= 10_000,
+                            "an integer from 0 to 10000"),
+    "idle_timeout_ms": (lambda v: _whole(v) and 0 <= v <= 3_600_000,
+                        "an integer from 0 to 3600000, or null"),
+    "create_response": (lambda v: isinstance(v, bool), "a boolean"),
+    "interrupt_response": (lambda v: isinstance(v, bool), "a boolean"),
+    "eagerness": (lambda v: v in ("low", "medium", "high", "auto"),
+                  "'low', 'medium', 'high' or 'auto'"),
+}
+"""Turn detection field → (valid?, what is expected); null leaves a field at its default."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _turn_detection(value: Any, param: str) -> TurnDetection | None:
     if value is None:
         return None
     if not isinstance(value, dict) or value.get("type") not in ("server_vad", "semantic_vad"):
         raise _invalid(f"{param}.type", value, "Supported: 'server_vad', 'semantic_vad'.")
-    threshold = value.get("threshold", 0.5)
-    if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
-        raise _invalid(f"{param}.threshold", threshold, "Expected a number from 0.0 to 1.0.")
     fields = {k: v for k, v in value.items() if v is not None}
-    try:
-        return TurnDetection(**fields)
-    except TypeError as exc:
-        raise _invalid(param, value, str(exc)) from exc
+    for key, field_value in fields.items():
+        check, expected = _TURN_FIELDS.get(key, (lambda v: True, ""))
+        if not check(field_value):
+            raise _invalid(f"{param}.{key}", field_value, f"Expected {expected}.")
+    return TurnDetection(**fields)
 
 
 Converter = Callable[[Any, str], Any]
