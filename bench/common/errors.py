@@ -87,6 +87,14 @@ class ProtocolViolation(EndpointFault):
     cause = "protocol_error"
 
 
+class HarnessError(EndpointFault):
+    """The harness itself failed while handling an endpoint's data (a bug, or input no decoder
+    foresaw): the turn fails with this cause and its message, the call's remaining turns are
+    skipped as after a lost connection, and the run goes on."""
+
+    cause = "harness_error"
+
+
 class QualityError(BenchError):
     """A quality metric (WER, PESQ, DNSMOS) or a transcriber could not score a turn.
 

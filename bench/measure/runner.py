@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.common.audio import decode_wire, encode_wire
-from bench.common.errors import ConnectionLost, EndpointFault, TurnTimeout, UnknownNameError
+from bench.common.errors import ConnectionLost, EndpointFault, HarnessError, TurnTimeout, UnknownNameError
 from bench.measure.dialects import Credentials, Dialect
 from bench.measure.session import Session, SessionOptions, WireCache
 from bench.measure.timeline import Timeline
@@ -47,9 +47,17 @@ a transport. WebRTC to a loopback endpoint gathers ICE candidates on 127.0.0.1 o
 MEDIA_TRANSPORTS = frozenset({"webrtc"})
 """Transports whose audio is media (PCM16 24 kHz to the harness, whatever the scenario's format)."""
 
+ENDS_CALL = (ConnectionLost, TurnTimeout, HarnessError)
+"""Faults after which a call's remaining turns are recorded as `skipped`, not run."""
+
 ProgressFn = Callable[[TurnRecord], None]
 REFERENCE_KEY = "rtbench-reference"
 """What the built-in targets send as their key: not a secret, the reference endpoint takes any."""
+
+
+def harness_error(exc: Exception) -> HarnessError:
+    """An exception the harness did not expect, as the fault that fails the turn."""
+    return HarnessError(f"harness failed: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def make_transport(name: str, url: str, connect_timeout_s: float) -> Transport:
@@ -150,9 +158,12 @@ class Runner:
             except EndpointFault as exc:
                 await self._fail_all(call, session, turns, exc)
                 return
+            except Exception as exc:  # never lose a call's turns to a harness bug
+                await self._fail_all(call, session, turns, harness_error(exc))
+                return
             for i, turn in turns:
                 fault = await self._turn(call, session, i, turn)
-                if isinstance(fault, (ConnectionLost, TurnTimeout)):
+                if isinstance(fault, ENDS_CALL):
                     skipped = EndpointFault(f"not run: turn {i} failed ({fault.cause})", "skipped")
                     await self._fail_all(call, session, turns[i + 1:], skipped)
                     return
@@ -174,6 +185,8 @@ class Runner:
             await session.run_turn(turn, tl)
         except EndpointFault as exc:
             fault = exc
+        except Exception as exc:  # never lose a turn to a harness bug: record it, go on
+            fault = harness_error(exc)
         record = await asyncio.to_thread(self._record, call, session, i, turn, tl, fault, started)
         self.store.append(record)
         self.progress(record)

@@ -17,6 +17,7 @@ from bench.common.errors import (
     ConnectionLost,
     EndpointErrorEvent,
     EndpointFault,
+    HarnessError,
     ProtocolViolation,
     TurnTimeout,
 )
@@ -39,6 +40,10 @@ buffer stopped, or after this much received silence if the endpoint does not say
 SILENT_PEAK = 16
 """A media frame whose peak is at most this (−66 dBFS) is the constant silence WebRTC sends
 between responses, not the response's audio."""
+
+TERMINAL = (ConnectionLost, HarnessError)
+"""Faults after which the session's reader has ended: they stay queued, so every later wait
+(and the runner, which skips the call's remaining turns) sees them."""
 
 
 def is_silent(pcm: bytes) -> bool:
@@ -118,10 +123,19 @@ class Session:
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+                await self._reader  # _read catches everything else: closing never raises it
         await self.transport.close()
 
     async def _read(self) -> None:
+        """Stamp and decode every frame into `events`. It never dies silently: an exception it
+        does not expect ends it with a HarnessError, which fails the turn and every later wait."""
+        try:
+            await self._read_frames()
+        except Exception as exc:  # a bug or unforeseen input: fail the turn, not the run
+            fault = HarnessError(f"the session's reader failed: {type(exc).__name__}: {str(exc)[:200]}")
+            self.events.put_nowait(Stamped(now_ns(), None, fault))
+
+    async def _read_frames(self) -> None:
         while True:
             try:
                 frame = await self.transport.recv()
@@ -146,8 +160,8 @@ class Session:
         except TimeoutError:
             raise TurnTimeout(f"no answer within {self.options.turn_timeout_s:g} s") from None
         if item.fault is not None:
-            if isinstance(item.fault, ConnectionLost):
-                self.events.put_nowait(item)  # the connection stays lost: every later wait sees it
+            if isinstance(item.fault, TERMINAL):
+                self.events.put_nowait(item)  # the reader has ended: every later wait sees it
             raise item.fault
         return item
 
@@ -194,7 +208,7 @@ class Session:
     def _drain(self) -> None:
         while not self.events.empty():
             item = self.events.get_nowait()
-            if item.fault is not None and isinstance(item.fault, ConnectionLost):
+            if item.fault is not None and isinstance(item.fault, TERMINAL):
                 self.events.put_nowait(item)
                 return
 

@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 
 from bench.common.errors import ConnectFault
+from bench.measure.dialects import SessionEvent
+from bench.measure.dialects.openai import OpenAIGA
 from bench.measure.runner import REFERENCE_KEY
-from bench.measure.transports.memory import LinkOptions
+from bench.measure.session import Session
+from bench.measure.timeline import Timeline
+from bench.measure.transports.memory import LinkOptions, ServerScript
 from bench.plan.matrix import TurnSpec
 from bench.plan.targets import BUILTIN, Target
 from bench.results.records import TurnRecord
@@ -48,7 +52,7 @@ def test_a_drop_mid_turn_is_connection_lost_and_later_turns_are_skipped(
 
 def test_an_error_event_fails_its_turn_and_the_run_goes_on(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    scripts = [OpenAITwin(Behaviour(error_on=0)), OpenAITwin(Behaviour())]
+    scripts: list[ServerScript] = [OpenAITwin(Behaviour(error_on=0)), OpenAITwin(Behaviour())]
     records, _ = run_on_twin(monkeypatch, tmp_path, scenario(), calls(TARGET, [TEXT, TEXT], n=2), scripts)
     assert outcome(records) == [("c00000", 0, "error:server_error"), ("c00000", 1, None),
                                 ("c00001", 0, None), ("c00001", 1, None)]
@@ -91,3 +95,41 @@ def test_a_url_target_key_is_sent_as_its_auth_style_and_never_stored(
     assert records[0].ok and records[0].dialect == "openai-beta"
     assert twins[0].script_error is None
     assert "sk-twin-123" not in (tmp_path / "calls.jsonl").read_text()
+
+
+def test_a_harness_failure_fails_its_turn_skips_the_call_and_the_run_goes_on(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The reader meets something it did not expect (a decoder bug stands in): that turn is
+    `harness_error` with its message, the call's later turns `skipped`, the next call runs."""
+    real = OpenAIGA.decode_text
+
+    def buggy(self: OpenAIGA, text: str) -> SessionEvent:
+        if "x.explode" in text:
+            raise ValueError("decoder bug")
+        return real(self, text)
+
+    monkeypatch.setattr(OpenAIGA, "decode_text", buggy)
+    hostile = Behaviour(hostile_on=1, hostile={"type": "x.explode"})
+    scripts: list[ServerScript] = [OpenAITwin(hostile), OpenAITwin(Behaviour())]
+    records, _ = run_on_twin(monkeypatch, tmp_path, scenario(turn_timeout_s=30.0),
+                             calls(TARGET, [TEXT, TEXT, TEXT], n=2), scripts)
+    assert outcome(records) == [("c00000", 0, None), ("c00000", 1, "harness_error"), ("c00000", 2, "skipped"),
+                                ("c00001", 0, None), ("c00001", 1, None), ("c00001", 2, None)]
+    assert records[1].error is not None and "ValueError: decoder bug" in records[1].error.message
+    assert records[2].error is not None and "turn 1 failed (harness_error)" in records[2].error.message
+
+
+def test_an_exception_outside_the_reader_is_recorded_too(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A harness bug while a turn runs (here in sending) fails that turn, not the run."""
+    real = Session.run_turn
+
+    async def broken(self: Session, turn: TurnSpec, tl: Timeline) -> None:
+        if turn.text == "boom":
+            raise RuntimeError("sender bug")
+        await real(self, turn, tl)
+
+    monkeypatch.setattr(Session, "run_turn", broken)
+    records, _ = run_on_twin(monkeypatch, tmp_path, scenario(), calls(TARGET, [TurnSpec(None, "boom"), TEXT]),
+                             OpenAITwin(Behaviour()))
+    assert outcome(records) == [("c00000", 0, "harness_error"), ("c00000", 1, "skipped")]

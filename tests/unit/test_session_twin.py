@@ -10,11 +10,13 @@ from bench.common.errors import (
     ConnectionLost,
     EndpointErrorEvent,
     EndpointFault,
+    HarnessError,
     ProtocolViolation,
     TurnTimeout,
 )
 from bench.measure import session as session_module
-from bench.measure.dialects import Credentials, get_dialect
+from bench.measure.dialects import Credentials, SessionEvent, get_dialect
+from bench.measure.dialects.openai import OpenAIGA
 from bench.measure.session import Session, SessionOptions
 from bench.measure.timeline import Timeline
 from bench.measure.transports.memory import LinkOptions, MemoryTransport
@@ -119,6 +121,25 @@ def test_a_wrong_typed_event_fails_its_turn_and_the_next_turn_runs(event: dict[s
     [(_, first), (second, ok)] = run(Behaviour(hostile_on=0, hostile=event), [TEXT, TEXT])
     assert isinstance(first, ProtocolViolation) and first.cause == "protocol_error"
     assert ok is None and second.output_text == ANSWER
+
+
+def test_a_reader_failure_fails_the_turn_as_harness_error_and_ends_the_session(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anything the reader did not expect (here a decoder bug on one event) fails the turn with
+    cause harness_error and its message at once, not after the turn timeout; later turns see it."""
+    real = OpenAIGA.decode_text
+
+    def buggy(self: OpenAIGA, text: str) -> SessionEvent:
+        if "x.explode" in text:
+            raise KeyError("decoder bug")
+        return real(self, text)
+
+    monkeypatch.setattr(OpenAIGA, "decode_text", buggy)
+    [(_, first), (_, second)] = run(Behaviour(hostile_on=0, hostile={"type": "x.explode"}), [TEXT, TEXT],
+                                    timeout_s=30.0)
+    assert isinstance(first, HarnessError) and first.cause == "harness_error"
+    assert "KeyError" in str(first) and "decoder bug" in str(first)
+    assert isinstance(second, HarnessError)
 
 
 def test_connection_drop_mid_turn() -> None:
