@@ -140,16 +140,14 @@ def load_records(run_dir: Path, chunks: bool = True, malformed: list[int] | None
 
 
 def _parse(line: bytes, chunks: bool) -> TurnRecord | None:
-    """One line as a record, or None when it is not one (its shape checked as `read_table` does)."""
-    from bench.results.columns import valid_line  # columns imports this module
+    """One line as a record, or None when it is not one (its shape checked as `read_table`
+    does: output chunks of the wrong shape are left out, not counted)."""
+    from bench.results.columns import record_of, valid_line  # columns imports this module
 
-    data = valid_line(line)
+    data = valid_line(line, chunks=False)
     if data is None:
         return None
     if not chunks:
         data.pop("output_chunks", None)
     _intern_keys(data)
-    try:
-        return TurnRecord.from_json(data)
-    except (TypeError, ValueError, UserError):
-        return None
+    return record_of(data)
