@@ -3,7 +3,8 @@
 It speaks the protocol over WebSocket at /v1/realtime and over WebRTC (POST /v1/realtime/calls,
 ephemeral keys from POST /v1/realtime/client_secrets) with energy VAD, pocketsphinx ASR, a
 deterministic responder (echo, scripted replies, "say exactly ...") and espeak-ng voices, and
-it can add known first-token delays and inject faults. Runs until Ctrl-C.
+it can add known first-token delays and inject faults. With `--api-key-env VAR` every route
+requires the key held in VAR. Runs until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 
 from bench.common.errors import UserError
 from bench.refserver import Faults, RefServer, RefServerConfig
+from bench.refserver.auth import exposure_warning
 from bench.refserver.config import load_reply_rules
 from bench.refserver.variants import VARIANTS
 
@@ -26,7 +28,8 @@ HELP = "run the reference endpoint"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = RefServerConfig()
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind; beyond loopback "
+                        "it warns on stderr (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one "
                         "(default: %(default)s)")
     parser.add_argument("--model", default=defaults.model, help="model name reported in "
@@ -106,6 +109,9 @@ async def _serve(config: RefServerConfig) -> None:
         await server.stop()
         raise UserError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from exc
     print(f"reference endpoint listening on {url}", flush=True)
+    warning = exposure_warning(config.host, config.api_key)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     print(f"WebRTC: POST {server.base_url}/v1/realtime/calls (SDP offer), "
           f"POST {server.base_url}/v1/realtime/client_secrets (ephemeral keys)", flush=True)
     print(f"transcriptions: POST {server.base_url}/v1/audio/transcriptions (OpenAI-compatible; "

@@ -14,13 +14,14 @@ from types import TracebackType
 
 from aiohttp import WSMsgType, web
 
-from bench.refserver import asr
+from bench.refserver import asr, auth
 from bench.refserver.config import RefServerConfig
+from bench.refserver.ephemeral import SecretStore
 from bench.refserver.httperrors import error_response
 from bench.refserver.session import RealtimeSession
 from bench.refserver.settings import Dialect
 from bench.refserver.transcriptions import add_routes as transcription_routes
-from bench.refserver.webrtc import WebRtcEndpoint
+from bench.refserver.webrtc import CALLS_PATH, SECRETS_PATH, WebRtcEndpoint
 
 BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
 SUBPROTOCOLS = ("realtime", BETA_SUBPROTOCOL)
@@ -33,6 +34,10 @@ _CONFIG = web.AppKey("config", RefServerConfig)
 _COUNTER: web.AppKey[itertools.count[int]] = web.AppKey("counter")
 _SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 DEFAULT_CONFIG = RefServerConfig()
+
+
+def _rule(request: web.Request) -> auth.Rule:
+    return auth.rule_for(request.method, request.path, REALTIME_PATH, SECRETS_PATH, CALLS_PATH)
 
 
 def detect_dialect(request: web.Request) -> Dialect:
@@ -89,12 +94,13 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def create_app(config: RefServerConfig) -> web.Application:
-    app = web.Application()
+    secrets = SecretStore()
+    app = web.Application(middlewares=[auth.middleware(config.api_key, secrets, _rule)])
     app[_CONFIG] = config
     app[_COUNTER] = itertools.count()
     app[_SOCKETS] = weakref.WeakSet()
     app.router.add_get(REALTIME_PATH, _realtime)
-    WebRtcEndpoint(config, app[_COUNTER]).install(app)
+    WebRtcEndpoint(config, app[_COUNTER], secrets).install(app)
     transcription_routes(app)  # POST /v1/audio/transcriptions (pocketsphinx)
     app.on_shutdown.append(_close_sockets)
     return app

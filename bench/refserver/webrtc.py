@@ -8,10 +8,11 @@
 - `POST /v1/realtime[?model=]`, raw SDP: the older beta flow (beta event names) → 201, the same;
 - `POST /v1/realtime/calls/<call_id>/hangup` → 200 `{}`, or 404.
 
-Every POST needs `Authorization: Bearer <key>`: a key starting with `ek_` must be a live secret
-issued here (its session configuration applies to the call), any other key is accepted as the
-WebSocket endpoint accepts it. Missing or dead keys get 401, a body that is not an SDP offer
-400, both with OpenAI-style JSON errors. CORS is open (`*`), so a page can call it directly.
+Every POST needs a key (`auth.py` checks it before the handler): a key starting with `ek_` must
+be a live secret issued here (its session configuration applies to the call); any other key must
+be the server's `api_key` when one is set, else any key is taken. Missing or dead keys get 401,
+a body that is not an SDP offer 400, both with OpenAI-style JSON errors. CORS is open (`*`),
+so a page can call it directly.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from aiohttp.web_request import FileField
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
 from bench.refserver import protocol as p
+from bench.refserver.auth import EPHEMERAL
 from bench.refserver.call import Call
 from bench.refserver.config import RefServerConfig
-from bench.refserver.ephemeral import PREFIX, Secret, SecretStore, expiry_seconds
+from bench.refserver.ephemeral import SecretStore, expiry_seconds
 from bench.refserver.httperrors import HttpError, error_response
 from bench.refserver.settings import Dialect, SessionSettings, default_settings
 from bench.refserver.update import RequestError, apply_session_update
@@ -46,7 +48,7 @@ _SDP_ERRORS = (ValueError, InternalError, InvalidAccessError, InvalidStateError,
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, OpenAI-Beta",
+    "Access-Control-Allow-Headers": "Authorization, api-key, Content-Type, Accept, OpenAI-Beta",
     "Access-Control-Expose-Headers": "Location",
     "Access-Control-Max-Age": "600",
 }
@@ -55,9 +57,9 @@ _CORS = {
 class WebRtcEndpoint:
     """The WebRTC routes and the calls they opened."""
 
-    def __init__(self, config: RefServerConfig, counter: itertools.count[int]) -> None:
-        self.config, self._counter = config, counter
-        self.secrets = SecretStore()
+    def __init__(self, config: RefServerConfig, counter: itertools.count[int],
+                 secrets: SecretStore) -> None:
+        self.config, self._counter, self.secrets = config, counter, secrets
         self.calls: dict[str, Call] = {}
 
     def install(self, app: web.Application) -> None:
@@ -71,7 +73,6 @@ class WebRtcEndpoint:
 
     async def _client_secret(self, request: web.Request) -> web.Response:
         try:
-            _authorize(request, self.secrets)
             body = await _json_body(request)
             seconds = expiry_seconds(body.get("expires_after"))
             session = body.get("session", {"type": "realtime"})
@@ -94,7 +95,7 @@ class WebRtcEndpoint:
         if self.config.faults.webrtc_status is not None:
             return error_response(self.config.faults.webrtc_status)
         try:
-            secret = _authorize(request, self.secrets)
+            secret = request.get(EPHEMERAL)
             offer, session = await _read_offer(request)
             configs = [secret.session] if secret is not None and dialect is Dialect.GA else []
             settings = self._settings(request, dialect, [*configs, *([session] if session else [])])
@@ -130,10 +131,6 @@ class WebRtcEndpoint:
         self.calls.pop(call.call_id, None)
 
     async def _hangup(self, request: web.Request) -> web.Response:
-        try:
-            _authorize(request, self.secrets)
-        except HttpError as exc:
-            return exc.response()
         call = self.calls.get(request.match_info["call_id"])
         if call is None:
             return error_response(404, "No such call.", code="call_not_found")
@@ -143,22 +140,6 @@ class WebRtcEndpoint:
     async def _close_all(self, app: web.Application) -> None:
         for call in list(self.calls.values()):
             await call.close()
-
-
-def _authorize(request: web.Request, store: SecretStore) -> Secret | None:
-    """The ephemeral secret the request carries (None for a standard key); 401 without a key."""
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key:
-        raise HttpError(401, "You didn't provide an API key. You need to provide your API key in "
-                        "an Authorization header using Bearer auth (i.e. Authorization: Bearer "
-                        "YOUR_KEY).")
-    if not key.startswith(PREFIX):
-        return None
-    secret = store.lookup(key)
-    if secret is None:
-        raise HttpError(401, "Invalid or expired ephemeral key.")
-    return secret
 
 
 async def _json_body(request: web.Request) -> Mapping[str, Any]:
