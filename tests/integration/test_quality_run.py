@@ -89,3 +89,37 @@ def test_quantized_variants_score_lower_pesq_against_the_fp16_build(tmp_path: Pa
     assert min(pesq["ref-int8"]) > 4.0  # type: ignore[type-var]
     int4 = next(r for r in records if r.target == "ref-int4")
     assert int4.quality["reference"].startswith("ref-fp16 ") and "pesq_nb" in int4.metrics
+
+
+WHISPER = NOISY.replace("transcriber: pocketsphinx", "transcriber: whisper").replace(
+    "ids: [1988-24833-0000, i_tell_you]", "ids: [1988-24833-0000, 3752-4944-0002]").replace(
+    "turn_detection: {{type: none}}", "instructions: Repeat after me.\n  turn_detection: {{type: none}}")
+
+
+def test_whisper_wer_and_output_wer_with_the_model_checksum(tmp_path: Path, corpora: Path) -> None:
+    pytest.importorskip("faster_whisper")
+    from bench.transcribe.whisper_model import BUNDLED_SHA256
+
+    root = Path(__file__).resolve().parents[2]
+    scenario = tmp_path / "whisper.yaml"
+    noise = corpora / "noise" / "synthetic" / "white_noise_16k_10s_seed0.wav"
+    scenario.write_text(WHISPER.format(manifest=root / "corpora" / "shared.jsonl", noise=noise))
+    out = tmp_path / "run"
+    assert rtbench(["run", str(scenario), "--out", str(out)]) == 0
+    records = load_records(out)
+    label = f"whisper:tiny.en@{BUNDLED_SHA256[:8]}"
+    for r in records:
+        assert r.ok, r.error
+        assert r.quality.backends["whisper_wer"] == r.quality.backends["output_wer"] == label
+        assert r.quality.models == {"whisper_wer": BUNDLED_SHA256, "output_wer": BUNDLED_SHA256}
+        assert "baseline_wer" not in r.metrics and r.metrics["output_wer"] is not None
+    (group,) = json.loads((out / "summary.json").read_text())["groups"]
+    clean, noisy = (b["wer"]["whisper_wer"] for b in group["by_snr"])
+    assert clean["pooled"] <= 0.1 < noisy["pooled"]  # Whisper hears clean LibriSpeech; -5 dB hurts
+    w = group["wer"]["whisper_wer"]
+    assert (w["transcriber"], w["model_sha256"]) == (label, BUNDLED_SHA256)
+    assert w["substitutions"] + w["deletions"] + w["insertions"] == pytest.approx(
+        w["pooled"] * w["reference_words"])
+    assert w["pooled_ci"]["low"] <= w["pooled"] <= w["pooled_ci"]["high"]
+    html = (out / "report.html").read_text()
+    assert 'id="wer-table"' in html and BUNDLED_SHA256 in html

@@ -45,3 +45,23 @@ def test_pocketsphinx_wer_rises_as_snr_falls(corpora: Path) -> None:
         pooled.append(wer)
     assert pooled == sorted(pooled), pooled  # non-strict: ties allowed
     assert pooled[-1] > pooled[0] + 0.3, pooled
+
+
+def test_whisper_wer_rises_as_snr_falls(corpora: Path) -> None:
+    pytest.importorskip("faster_whisper")
+    from bench.transcribe.whisper import decode, float16k, load
+    from bench.transcribe.whisper_model import resolve_model
+
+    model = load(resolve_model())
+    noise = read_audio(corpora / NOISES[0])
+    clips = {path: read_audio(corpora / path) for path in LIBRISPEECH}
+    pooled: list[float] = []
+    for snr in (None, 10.0, 0.0, -5.0):
+        errors = [word_errors(text, decode(model, float16k(mix_noise(clips[p], noise, snr, seed=3))))
+                  for p, text in LIBRISPEECH.items()]
+        wer = corpus_wer(errors).pooled
+        assert wer is not None
+        pooled.append(wer)
+    assert pooled[0] <= 0.05, pooled  # tiny.en on clean LibriSpeech
+    assert pooled == sorted(pooled), pooled  # non-strict: ties allowed
+    assert pooled[-1] > pooled[0] + 0.2, pooled
