@@ -70,9 +70,9 @@ class ConnectionLost(EndpointFault):
 
 
 class EndpointErrorEvent(EndpointFault):
-    """The endpoint sent an `error` event that ends the turn."""
+    """The endpoint sent an `error` event that ends the turn; cause `error:<code>`."""
 
-    cause = "error_event"
+    cause = "error:unknown"
 
 
 class TurnTimeout(EndpointFault):

@@ -14,6 +14,7 @@ import numpy as np
 
 from bench.common.audio import Clip, bytes_per_second, encode_wire
 from bench.common.errors import (
+    ConnectFault,
     ConnectionLost,
     EndpointErrorEvent,
     EndpointFault,
@@ -21,6 +22,7 @@ from bench.common.errors import (
     ProtocolViolation,
     TurnTimeout,
 )
+from bench.measure.causes import code_token
 from bench.measure.dialects import Dialect, ErrorInfo, Kind, SessionEvent, get_dialect
 from bench.measure.dialects.base import Message
 from bench.measure.timeline import Timeline
@@ -52,9 +54,10 @@ def is_silent(pcm: bytes) -> bool:
 
 
 def error_fault(e: ErrorInfo) -> EndpointErrorEvent:
-    """An endpoint's `error` event as the fault that fails the turn, cause `error:<code>`."""
+    """An endpoint's `error` event as the fault that fails the turn, cause `error:<code>`
+    (`error:unknown` when the code is not a short token: the raw value goes in the message)."""
     code = e.code or e.type
-    return EndpointErrorEvent(f"{code}: {e.message}", cause=f"error:{code}")
+    return EndpointErrorEvent(f"{str(code)[:120]}: {e.message}", cause=f"error:{code_token(code)}")
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,8 @@ class Session:
         try:
             item = await asyncio.wait_for(self.events.get(), timeout)
         except TimeoutError:
-            raise TurnTimeout(f"no answer within {self.options.turn_timeout_s:g} s") from None
+            raise TurnTimeout(f"the response did not finish within turn_timeout_s = "
+                              f"{self.options.turn_timeout_s:g} s") from None
         if item.fault is not None:
             if isinstance(item.fault, TERMINAL):
                 self.events.put_nowait(item)  # the reader has ended: every later wait sees it
@@ -166,9 +170,14 @@ class Session:
         return item
 
     async def _expect(self, kind: Kind, timeout_s: float) -> Stamped:
+        """The handshake's next `kind` event; `connect_timeout` when it does not come in time."""
         deadline = now_ns() + int(timeout_s * 1e9)
         while True:
-            item = await self._next(deadline)
+            try:
+                item = await self._next(deadline)
+            except TurnTimeout:
+                raise ConnectFault(f"no {kind.value} event within connect_timeout_s = {timeout_s:g} s",
+                                   cause="connect_timeout") from None
             assert item.event is not None
             if item.event.kind is kind:
                 return item
@@ -343,8 +352,9 @@ class Session:
         tl.usage, tl.status = ev.usage, ev.status
         if ev.status == "failed":
             e = ev.error
-            detail = f"{e.code}: {e.message}" if e else "response failed"
-            raise EndpointFault(f"response failed: {detail}", cause=f"response_failed:{e.code if e else ''}")
+            detail = f"{str(e.code)[:120]}: {e.message}" if e else "no reason given"
+            code = code_token(e.code if e else None)
+            raise EndpointFault(f"response failed: {detail}", cause=f"response_failed:{code}")
         # media plays out in real time after generation ends: wait for the buffer to drain
         return not self.transport.media_audio or "output_buffer_stopped" in tl.marks
 

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from bench.common.errors import (
+    ConnectFault,
     ConnectionLost,
     EndpointErrorEvent,
     EndpointFault,
@@ -19,7 +20,7 @@ from bench.measure.dialects import Credentials, SessionEvent, get_dialect
 from bench.measure.dialects.openai import OpenAIGA
 from bench.measure.session import Session, SessionOptions
 from bench.measure.timeline import Timeline
-from bench.measure.transports.memory import LinkOptions, MemoryTransport
+from bench.measure.transports.memory import LinkOptions, MemoryTransport, ServerPeer, ServerScript
 from bench.plan.matrix import TurnSpec
 from bench.plan.scenario import SessionSettings, TurnDetection
 from tests.unit.openai_twin import ANSWER, Behaviour, OpenAITwin, utterance
@@ -140,6 +141,58 @@ def test_a_reader_failure_fails_the_turn_as_harness_error_and_ends_the_session(
     assert isinstance(first, HarnessError) and first.cause == "harness_error"
     assert "KeyError" in str(first) and "decoder bug" in str(first)
     assert isinstance(second, HarnessError)
+
+
+@pytest.mark.parametrize(("code", "cause"), [
+    ("rate_limit_exceeded", "error:rate_limit_exceeded"), (None, "error:unknown"),
+    (-3127740924328310119, "error:unknown"), ("Server Error!", "error:unknown"),
+    ({"nested": 1}, "error:unknown"), ("x" * 65, "error:unknown")])
+def test_an_error_code_is_a_cause_only_when_it_is_a_short_token(code: object, cause: str) -> None:
+    event = {"type": "error", "error": {"code": code, "message": "said so"}}
+    [(_, fault), (_, ok)] = run(Behaviour(hostile_on=0, hostile=event), [TEXT, TEXT])
+    assert isinstance(fault, EndpointErrorEvent) and fault.cause == cause
+    assert str(code)[:60] in str(fault) and "said so" in str(fault)  # the raw value is in the message
+    assert ok is None
+
+
+def test_a_failed_response_with_a_numeric_code_is_response_failed_unknown() -> None:
+    failed = {"type": "response.done", "response": {"id": "r", "status": "failed", "status_details": {
+        "error": {"code": -3127740924328310119, "message": "bad"}}}}
+    [(_, fault)] = run(Behaviour(hostile_on=0, hostile=failed), [TEXT])
+    assert fault is not None and fault.cause == "response_failed:unknown"
+    assert "-3127740924328310119" in str(fault)
+
+
+async def _open_fault(script: ServerScript) -> EndpointFault:
+    s = Session(MemoryTransport(script), SessionOptions(VAD, None, "auto", False, 30.0))
+    endpoint = get_dialect("auto").endpoint("ws://twin/v1/realtime", "m", Credentials("bearer", "k"), 0.2)
+    try:
+        await s.open(endpoint)
+    except EndpointFault as exc:
+        return exc
+    finally:
+        await s.close()
+    raise AssertionError("the session opened")
+
+
+async def _mute(peer: ServerPeer) -> None:
+    while True:
+        await peer.recv()
+
+
+async def _greets_only(peer: ServerPeer) -> None:
+    peer.send_json({"type": "session.created", "session": {"type": "realtime", "audio": {}}})
+    await _mute(peer)
+
+
+@pytest.mark.parametrize(("script", "missing"),
+                         [(_mute, "session_created"), (_greets_only, "session_updated")])
+def test_a_missing_handshake_event_is_connect_timeout_naming_the_setting(
+        script: ServerScript, missing: str) -> None:
+    """Not `timeout` with the turn's 30 s in its message: the connect timeout (0.2 s) applied."""
+    fault = asyncio.run(_open_fault(script))
+    assert isinstance(fault, ConnectFault) and fault.cause == "connect_timeout"
+    assert str(fault) == f"no {missing} event within connect_timeout_s = 0.2 s"
 
 
 def test_connection_drop_mid_turn() -> None:

@@ -66,10 +66,16 @@ _KINDS: dict[str, Kind] = {
 }
 
 
+def _text(v: Any) -> str | None:
+    """A field that should be a string: itself, None, or any other JSON value as text (the
+    cause registry then decides whether it is a usable code)."""
+    return v if v is None or isinstance(v, str) else str(v)
+
+
 def _error(msg: Message) -> ErrorInfo:
     e = msg.get("error") or {}
-    code = e.get("code")
-    return ErrorInfo(code, str(e.get("message", "")), e.get("type"), e.get("param"),
+    code = _text(e.get("code"))
+    return ErrorInfo(code, str(e.get("message", "")), _text(e.get("type")), _text(e.get("param")),
                      fatal=code not in NON_FATAL_ERRORS)
 
 
@@ -78,8 +84,8 @@ def _response_error(resp: Message) -> ErrorInfo | None:
     err = details.get("error")
     if resp.get("status") == "failed":
         err = err or {}
-        return ErrorInfo(err.get("code"), str(err.get("message") or details.get("reason") or "failed"),
-                         err.get("type"))
+        return ErrorInfo(_text(err.get("code")), str(err.get("message") or details.get("reason") or "failed"),
+                         _text(err.get("type")))
     return None
 
 

@@ -39,7 +39,12 @@ class WebRTCOptions:
     ice_servers: tuple[str, ...] = ()
     """STUN/TURN URLs; none by default (aiortc would otherwise add a public STUN server)."""
     ice_timeout_s: float = 10.0
-    """How long ICE + DTLS + the data channel may take to open after the SDP answer."""
+    """How long ICE + DTLS + the data channel may take to open after the SDP answer (the
+    scenario's `connect_timeout_s`)."""
+    media_stall_s: float = 5.0
+    """An open peer connection on which no media frame arrived for this long has lost its peer:
+    endpoints send audio (silence between responses) all the time, and aiortc itself notices a
+    dead peer only when ICE consent expires, after about 30 s."""
 
 
 class Microphone(MediaStreamTrack):
@@ -97,7 +102,10 @@ async def _exchange(plan: Signalling, timeout_s: float, offer: str) -> str:
             sdp = {"Content-Type": "application/sdp", "Accept": "application/sdp"}
             return await _post(http, HttpRequest(plan.offer.url, {**sdp, **headers}, offer),
                                "the SDP exchange")
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+    except TimeoutError:  # aiohttp's timeouts are TimeoutErrors too: the same name as WebSocket's
+        raise ConnectFault(f"signalling did not finish within connect_timeout_s = {timeout_s:g} s",
+                           cause="connect_timeout") from None
+    except (aiohttp.ClientError, OSError) as exc:
         p = urlsplit(plan.offer.url)
         raise ConnectFault(f"cannot reach {p.scheme}://{p.netloc}: {type(exc).__name__}: {exc}") from None
 
@@ -114,6 +122,7 @@ class WebRTCTransport(Transport):
         self._pc: RTCPeerConnection | None = None
         self._channel: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._last_media_ns = 0
 
     async def _open(self, endpoint: Endpoint) -> None:
         plan = endpoint.signalling
@@ -140,8 +149,19 @@ class WebRTCTransport(Transport):
         try:
             await asyncio.wait_for(opened.wait(), self.options.ice_timeout_s)
         except TimeoutError:
-            raise ConnectFault(f"ICE/DTLS did not connect within {self.options.ice_timeout_s:g} s",
-                               cause="ice_timeout") from None
+            raise ConnectFault(f"ICE/DTLS/data channel did not open within connect_timeout_s = "
+                               f"{self.options.ice_timeout_s:g} s", cause="connect_timeout") from None
+        self._last_media_ns = now_ns()
+        self._tasks.append(asyncio.create_task(self._watch_media()))
+
+    async def _watch_media(self) -> None:
+        """Lose the connection when no media frame arrived for `media_stall_s`."""
+        stall_s = self.options.media_stall_s
+        while self._lost_reason is None:
+            await asyncio.sleep(stall_s / 4)
+            if now_ns() - self._last_media_ns > stall_s * 1e9:
+                self._lost(f"no media from the endpoint within media_stall_s = {stall_s:g} s: "
+                           f"the peer is gone")
 
     def _on_message(self, message: str | bytes) -> None:
         self._deliver(message if isinstance(message, str) else message.decode("utf-8", "replace"))
@@ -159,7 +179,7 @@ class WebRTCTransport(Transport):
         with contextlib.suppress(MediaStreamError, asyncio.CancelledError):
             while True:
                 frame = await track.recv()
-                t = now_ns()
+                t = self._last_media_ns = now_ns()
                 if not isinstance(frame, AudioFrame):
                     continue
                 pcm = b"".join(bytes(f.planes[0])[: f.samples * 2] for f in resampler.resample(frame))

@@ -41,8 +41,8 @@ class WebSocketTransport(Transport):
         except InvalidStatus as exc:
             raise ConnectFault(_status_reason(exc), cause=f"http_{exc.response.status_code}") from None
         except TimeoutError:
-            raise ConnectFault(f"no connection within {endpoint.connect_timeout_s:g} s",
-                               cause="connect_timeout") from None
+            raise ConnectFault(f"no WebSocket handshake within connect_timeout_s = "
+                               f"{endpoint.connect_timeout_s:g} s", cause="connect_timeout") from None
         except InvalidURI:
             raise ConnectFault(f"invalid URL {endpoint.public_url!r}", cause="bad_url") from None
         except (OSError, WebSocketException) as exc:
