@@ -75,6 +75,12 @@ class _DecoderPool:
         with self._lock:
             self._idle.append(decoder)
 
+    def shrink(self, keep: int) -> int:
+        """Drop idle decoders beyond `keep` (each holds ~90 MB); returns how many were dropped."""
+        with self._lock:
+            dropped, self._idle = self._idle[keep:], self._idle[:keep]
+        return len(dropped)
+
 
 _POOL = _DecoderPool()
 
@@ -116,6 +122,12 @@ async def prewarm(setting: str = "auto") -> None:
             _whisper_worker(), whisper.load, model, "cpu", "int8", 1)
     else:
         await asyncio.to_thread(lambda: _POOL.release(_POOL.acquire()))
+
+
+def release_idle_decoders(keep: int = 1) -> int:
+    """Give back the memory of pooled pocketsphinx decoders no session uses (the reference
+    endpoint calls it once it has been idle); returns how many were dropped."""
+    return _POOL.shrink(keep)
 
 
 class StreamResampler:
