@@ -1,4 +1,5 @@
-"""Synthetic speech: scenario sentences spoken by espeak-ng voices, cached by content hash."""
+"""Synthetic speech: scenario sentences spoken by espeak-ng voices (or the optional neural voice
+`piper`), cached by content hash; `tts_engine` names the engine that speaks a voice."""
 
 from __future__ import annotations
 
@@ -10,10 +11,16 @@ from pathlib import Path
 
 from bench.common.audio import Clip, concat, read_audio, silence, speech_bounds, write_wav
 from bench.common.errors import AudioError
+from bench.corpus import piper
 from bench.corpus.espeak import synthesize
 from bench.corpus.utterance import Utterance
 
 ENGINE_TAG = "espeak-ng/espeakng-loader"
+
+
+def tts_engine(voice: str) -> str:
+    """The engine and voice that speak `voice`: `espeak-ng/…` or `piper-tts/en_US-joe-medium`."""
+    return piper.ENGINE_TAG if piper.is_piper(voice) else ENGINE_TAG
 
 
 def cache_dir() -> Path:
@@ -26,19 +33,21 @@ def cache_dir() -> Path:
 
 
 def _key(text: str, voice: str, rate_wpm: int) -> str:
-    blob = json.dumps([ENGINE_TAG, text, voice, rate_wpm], ensure_ascii=False)
+    blob = json.dumps([tts_engine(voice), text, voice, rate_wpm], ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def speak(text: str, voice: str, rate_wpm: int) -> Clip:
-    """espeak-ng speech for `text`, from the cache when it was made before."""
+    """Speech for `text` in `voice` (espeak-ng, or Piper for `piper`), from the cache when it was
+    made before."""
     path = cache_dir() / "tts" / f"{_key(text, voice, rate_wpm)}.wav"
     if path.is_file():
         try:
             return read_audio(path)
         except AudioError:
             path.unlink(missing_ok=True)
-    return _store(path, synthesize(text, voice, rate_wpm))
+    made = piper.synthesize(text, rate_wpm) if piper.is_piper(voice) else synthesize(text, voice, rate_wpm)
+    return _store(path, made)
 
 
 def _store(path: Path, clip: Clip) -> Clip:

@@ -1,5 +1,8 @@
 """Text to speech for responses: espeak-ng voices standing in for the OpenAI voices.
 
+The voice `piper` (or `{"id": "piper"}`) speaks with the optional neural Piper voice instead
+(the `piper` extra; see `bench.corpus.piper`).
+
 `speed` (0.25 to 1.5) scales espeak's speaking rate: `rate_wpm = round(175 × speed)`. Speech
 comes through the harness's content-addressed TTS cache: espeak-ng is not deterministic from
 call to call, and with the cache every reference server on a machine (fp16, int8, int4) says a
@@ -9,9 +12,11 @@ text with the very same base audio, so their outputs differ only by the variant'
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bench.common.audio import PCM16_RATE, bytes_per_second, encode_wire, resample
+from bench.corpus import piper
 from bench.corpus.synthetic import speak as cached_speech
 from bench.refserver.variants import degrade
 
@@ -51,13 +56,19 @@ def espeak_voice(voice: object) -> str:
     return VOICES.get(voice, FALLBACK_VOICE) if isinstance(voice, str) else FALLBACK_VOICE
 
 
+def tts_voice(voice: object) -> str:
+    """The synthetic voice that speaks `voice`: `piper`, or an espeak-ng voice."""
+    name = voice.get("id") if isinstance(voice, Mapping) else voice
+    return piper.VOICE if isinstance(name, str) and piper.is_piper(name) else espeak_voice(voice)
+
+
 def rate_wpm(speed: float) -> int:
     return round(BASE_RATE_WPM * min(1.5, max(0.25, speed)))
 
 
 def synthesize_wire(text: str, voice: object, speed: float, fmt: str, variant: str = "ref-fp16") -> Speech:
     """Blocking: speak `text` as the `variant` build and encode it in `fmt`."""
-    clip = resample(cached_speech(text, espeak_voice(voice), rate_wpm(speed)), PCM16_RATE)
+    clip = resample(cached_speech(text, tts_voice(voice), rate_wpm(speed)), PCM16_RATE)
     return Speech(encode_wire(degrade(clip, variant), fmt), fmt)
 
 
