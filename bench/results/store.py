@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from bench.common.audio import Clip, write_wav
 from bench.common.errors import UserError
+from bench.common.redact import scrub
 from bench.results import SCHEMA_VERSION
 from bench.results.records import TurnRecord
 
@@ -31,7 +32,8 @@ def new_run_id(name: str) -> str:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write atomically: a reader never sees half a file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    text = scrub(json.dumps(data, indent=2, ensure_ascii=False, default=str))  # no key reaches a file
+    tmp.write_text(text + "\n", encoding="utf-8")
     tmp.replace(path)
 
 
@@ -78,9 +80,9 @@ def _finite(value: Any) -> Any:
 def record_line(data: dict[str, Any]) -> str:
     """One calls.jsonl line: strict JSON (a non-finite number is stored as null), newline-ended."""
     try:
-        return json.dumps(data, ensure_ascii=False, allow_nan=False) + "\n"
+        return scrub(json.dumps(data, ensure_ascii=False, allow_nan=False)) + "\n"
     except ValueError:
-        return json.dumps(_finite(data), ensure_ascii=False, allow_nan=False) + "\n"
+        return scrub(json.dumps(_finite(data), ensure_ascii=False, allow_nan=False)) + "\n"
 
 
 class RunStore:
