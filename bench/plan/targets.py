@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from bench.common.errors import MissingApiKeyError, ScenarioError, UnknownNameError, UserError
+from bench.common.redact import register_secret
 from bench.common.yamlfile import Loc, line_of, load_yaml, validate
 
 AuthCatalog = Mapping[str, Sequence[str]]
@@ -69,6 +70,7 @@ class Target:
         key = os.environ.get(self.api_key_env)
         if not key:
             raise MissingApiKeyError(self.name, self.api_key_env)
+        register_secret(key)  # from now on no stored text can carry it
         return key
 
 
