@@ -130,11 +130,12 @@ async def test_client_errors(server: TestServer, monkeypatch: pytest.MonkeyPatch
         await broken.transcribe(beep)
     assert info.value.cause == "transcriber_http" and len(str(info.value)) < 500
     await broken.aclose()
-    whisper = make_transcriber("openai-compatible", base_url=str(server.make_url("")), api_key_env=KEY_ENV)
+    other = make_transcriber("openai-compatible", base_url=str(server.make_url("")), api_key_env=KEY_ENV,
+                             model="gpt-4o-transcribe")
     with pytest.raises(QualityError, match=r"HTTP 400.*not served here") as info:
-        await whisper.transcribe(beep)  # the route refuses to pass pocketsphinx off as whisper-1
+        await other.transcribe(beep)  # the route answers no model with another's recognizer
     await t.aclose()
-    await whisper.aclose()
+    await other.aclose()
 
 
 async def test_unreachable_endpoint_is_a_quality_error() -> None:
