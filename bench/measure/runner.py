@@ -5,16 +5,18 @@ the metric registry computes every figure from the same fields that are stored."
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from bench.common.audio import decode_wire, encode_wire
 from bench.common.errors import ConnectionLost, EndpointFault, HarnessError, TurnTimeout, UnknownNameError
+from bench.common.redact import register_secret, scrub
 from bench.measure.dialects import Credentials, Dialect
 from bench.measure.session import Session, SessionOptions, WireCache
 from bench.measure.timeline import Timeline
@@ -55,6 +57,17 @@ REFERENCE_KEY = "rtbench-reference"
 """What the built-in targets send as their key: not a secret, the reference endpoint takes any."""
 
 
+def register_url_secrets(url: str) -> None:
+    """A URL's user-info is a credential: its password, and the Basic header a client may build
+    from it, are removed from every stored text."""
+    parts = urlsplit(url)
+    if parts.password:
+        register_secret(parts.password)
+        register_secret(unquote(parts.password))
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password)}"
+        register_secret(base64.b64encode(pair.encode()).decode())
+
+
 def harness_error(exc: Exception) -> HarnessError:
     """An exception the harness did not expect, as the fault that fails the turn."""
     return HarnessError(f"harness failed: {type(exc).__name__}: {str(exc)[:200]}")
@@ -70,6 +83,7 @@ def endpoint_for(target: Target, dialect: Dialect, url: str, connect_timeout_s: 
     """Where and how to connect, as the dialect builds it from the target's model and key.
     The key never leaves memory."""
     cred = Credentials(target.auth or dialect.auth_styles[0], target.api_key())
+    register_url_secrets(url)
     if target.url is None:  # the built-in reference endpoint takes any key, like a real one needs one
         cred = Credentials(dialect.auth_styles[0], REFERENCE_KEY)
     return dialect.endpoint(url, target.model, cred, connect_timeout_s)
@@ -221,7 +235,7 @@ class Runner:
             transport=call.transport, variant=call.target.variant or call.target.model or "default",
             model=call.target.model, dialect=session.dialect.name, voice=call.conversation.voice,
             utterance=turn.label, repeat=call.repeat, warmup=call.warmup, mode=tl.mode,
-            ok=fault is None, error=TurnError(fault.cause, str(fault)) if fault else None,
+            ok=fault is None, error=TurnError(scrub(fault.cause), scrub(str(fault))) if fault else None,
             marks=marks, metrics=metrics if fault is None else {},
             usage=tl.usage.to_dict() if tl.usage else None, reference_text=turn.reference_text,
             input_transcript=tl.input_transcript, output_transcript=tl.output_text,

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from bench.common.errors import ConnectFault
+from bench.common.redact import register_secret, scrub
 from bench.measure.dialects.base import (
     Credentials,
     Dialect,
@@ -52,10 +53,15 @@ def _model_query(model: str | None) -> str:
 def _client_secret(body: str) -> Mapping[str, str]:
     """`client_secrets` answer → the header that carries the short-lived key on the offer."""
     try:
-        return {"Authorization": f"Bearer {json.loads(body)['value']}"}
+        value = json.loads(body)["value"]
     except (ValueError, KeyError, TypeError):
-        raise ConnectFault(f"client_secrets answered without a key: {body[:120]}",
+        raise ConnectFault(f"client_secrets answered without a key: {scrub(body)[:120]}",
                            cause="bad_client_secret") from None
+    if not isinstance(value, str) or not value:
+        raise ConnectFault("client_secrets answered without a key: `value` is not a string",
+                           cause="bad_client_secret")
+    register_secret(value)  # the short-lived key is a key too: never stored
+    return {"Authorization": f"Bearer {value}"}
 
 
 def _auth(cred: Credentials, beta_subprotocol: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:

@@ -26,6 +26,7 @@ from av import AudioFrame, AudioResampler
 from bench.common.audio import PCM16_RATE
 from bench.common.errors import ConnectFault, ConnectionLost
 from bench.common.ice import gather_only
+from bench.common.redact import scrub
 from bench.measure.transports.base import Endpoint, HttpRequest, Signalling, Transport, now_ns
 
 FRAME_SAMPLES = PCM16_RATE // 50
@@ -81,12 +82,20 @@ class Microphone(MediaStreamTrack):
         return frame
 
 
+def _without_userinfo(url: str) -> str:
+    p = urlsplit(url)
+    host = f"[{p.hostname}]" if p.hostname and ":" in p.hostname else p.hostname or ""
+    return p._replace(netloc=host + (f":{p.port}" if p.port else "")).geturl()
+
+
 async def _post(http: aiohttp.ClientSession, request: HttpRequest, what: str) -> str:
-    """POST; the answer's body, or ConnectFault `http_<status>` when it is not a success."""
-    async with http.post(request.url, data=request.body, headers=dict(request.headers)) as resp:
+    """POST; the answer's body, or ConnectFault `http_<status>` when it is not a success. With
+    an Authorization header, the URL's user-info is not sent (aiohttp refuses both; the key wins)."""
+    url = _without_userinfo(request.url) if "Authorization" in request.headers else request.url
+    async with http.post(url, data=request.body, headers=dict(request.headers)) as resp:
         body = await resp.text()
     if resp.status >= 300:
-        excerpt = body.strip().replace("\n", " ")[:200]
+        excerpt = scrub(body.strip().replace("\n", " "))[:200]
         raise ConnectFault(f"{what} answered HTTP {resp.status}: {excerpt}", cause=f"http_{resp.status}")
     return body
 
@@ -106,8 +115,9 @@ async def _exchange(plan: Signalling, timeout_s: float, offer: str) -> str:
         raise ConnectFault(f"signalling did not finish within connect_timeout_s = {timeout_s:g} s",
                            cause="connect_timeout") from None
     except (aiohttp.ClientError, OSError) as exc:
-        p = urlsplit(plan.offer.url)
-        raise ConnectFault(f"cannot reach {p.scheme}://{p.netloc}: {type(exc).__name__}: {exc}") from None
+        p = urlsplit(_without_userinfo(plan.offer.url))
+        raise ConnectFault(f"cannot reach {p.scheme}://{p.netloc}: {type(exc).__name__}: "
+                           f"{scrub(str(exc))}") from None
 
 
 class WebRTCTransport(Transport):

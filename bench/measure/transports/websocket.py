@@ -10,6 +10,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 from websockets.typing import Subprotocol
 
 from bench.common.errors import ConnectFault, ConnectionLost
+from bench.common.redact import scrub
 from bench.measure.transports.base import Endpoint, Transport
 
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -19,7 +20,7 @@ MAX_MESSAGE = 64 * 1024 * 1024
 def _status_reason(exc: InvalidStatus) -> str:
     body = exc.response.body or b""
     text = body.decode("utf-8", "replace").strip().replace("\n", " ")[:200]
-    return f"handshake rejected with HTTP {exc.response.status_code}" + (f": {text}" if text else "")
+    return f"handshake rejected with HTTP {exc.response.status_code}" + (f": {scrub(text)}" if text else "")
 
 
 class WebSocketTransport(Transport):
