@@ -63,6 +63,11 @@ class ChildRefServer:
             raise UserError(f"the reference endpoint failed to start: {detail}")
         return str(detail)
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (for measuring its memory)."""
+        return self._proc.pid if self._proc is not None else None
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self._conn is not None:

@@ -18,6 +18,7 @@ from bench.refserver import asr, auth
 from bench.refserver.config import RefServerConfig
 from bench.refserver.ephemeral import SecretStore
 from bench.refserver.httperrors import error_response
+from bench.refserver.memory import Occupancy
 from bench.refserver.session import RealtimeSession
 from bench.refserver.settings import Dialect
 from bench.refserver.transcriptions import add_routes as transcription_routes
@@ -33,6 +34,7 @@ REALTIME_PATH = "/v1/realtime"
 _CONFIG = web.AppKey("config", RefServerConfig)
 _COUNTER: web.AppKey[itertools.count[int]] = web.AppKey("counter")
 _SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
+_OCCUPANCY = web.AppKey("occupancy", Occupancy)
 DEFAULT_CONFIG = RefServerConfig()
 
 
@@ -62,7 +64,12 @@ async def _realtime(request: web.Request) -> web.StreamResponse:
     session = RealtimeSession(
         ws.send_str, config=config, dialect=detect_dialect(request), number=next(counter),
         abort=lambda: _abort(request), now=time.time())
-    await _serve_websocket(ws, session)
+    occupancy = request.app[_OCCUPANCY]
+    occupancy.opened()
+    try:
+        await _serve_websocket(ws, session)
+    finally:
+        occupancy.closed()
     return ws
 
 
@@ -93,16 +100,22 @@ async def _close_sockets(app: web.Application) -> None:
                          return_exceptions=True)
 
 
+async def _stop_occupancy(app: web.Application) -> None:
+    await app[_OCCUPANCY].stop()
+
+
 def create_app(config: RefServerConfig) -> web.Application:
     secrets = SecretStore()
     app = web.Application(middlewares=[auth.middleware(config.api_key, secrets, _rule)])
     app[_CONFIG] = config
     app[_COUNTER] = itertools.count()
     app[_SOCKETS] = weakref.WeakSet()
+    app[_OCCUPANCY] = Occupancy()
     app.router.add_get(REALTIME_PATH, _realtime)
-    WebRtcEndpoint(config, app[_COUNTER], secrets).install(app)
+    WebRtcEndpoint(config, app[_COUNTER], secrets, app[_OCCUPANCY]).install(app)
     transcription_routes(app)  # POST /v1/audio/transcriptions (pocketsphinx)
     app.on_shutdown.append(_close_sockets)
+    app.on_cleanup.append(_stop_occupancy)
     return app
 
 

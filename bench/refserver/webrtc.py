@@ -33,6 +33,7 @@ from bench.refserver.call import Call
 from bench.refserver.config import RefServerConfig
 from bench.refserver.ephemeral import SecretStore, expiry_seconds
 from bench.refserver.httperrors import HttpError, error_response
+from bench.refserver.memory import Occupancy
 from bench.refserver.settings import Dialect, SessionSettings, default_settings
 from bench.refserver.update import RequestError, apply_session_update
 
@@ -58,8 +59,9 @@ class WebRtcEndpoint:
     """The WebRTC routes and the calls they opened."""
 
     def __init__(self, config: RefServerConfig, counter: itertools.count[int],
-                 secrets: SecretStore) -> None:
+                 secrets: SecretStore, occupancy: Occupancy | None = None) -> None:
         self.config, self._counter, self.secrets = config, counter, secrets
+        self.occupancy = occupancy or Occupancy()
         self.calls: dict[str, Call] = {}
 
     def install(self, app: web.Application) -> None:
@@ -119,6 +121,7 @@ class WebRtcEndpoint:
         call = Call(call_id, config=self.config, dialect=dialect, number=next(self._counter),
                     settings=settings, on_closed=self._forget)
         self.calls[call_id] = call
+        self.occupancy.opened()
         try:
             answer = await call.answer(offer)
         except _SDP_ERRORS as exc:
@@ -129,6 +132,7 @@ class WebRtcEndpoint:
 
     def _forget(self, call: Call) -> None:
         self.calls.pop(call.call_id, None)
+        self.occupancy.closed()
 
     async def _hangup(self, request: web.Request) -> web.Response:
         call = self.calls.get(request.match_info["call_id"])
