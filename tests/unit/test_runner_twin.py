@@ -133,3 +133,14 @@ def test_an_exception_outside_the_reader_is_recorded_too(
     records, _ = run_on_twin(monkeypatch, tmp_path, scenario(), calls(TARGET, [TurnSpec(None, "boom"), TEXT]),
                              OpenAITwin(Behaviour()))
     assert outcome(records) == [("c00000", 0, "harness_error"), ("c00000", 1, "skipped")]
+
+
+def test_a_lone_surrogate_in_an_event_is_stored_as_text(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """JSON may escape half a UTF-16 pair (`"\\ud800"`); no UTF-8 file can hold it. Before the
+    decoder replaced it, writing the turn's record raised and the whole run aborted."""
+    event = {"type": "error", "error": {"code": "bad_text", "message": "half \ud800 a pair"}}
+    records, _ = run_on_twin(monkeypatch, tmp_path, scenario(), calls(TARGET, [TEXT, TEXT]),
+                             OpenAITwin(Behaviour(hostile_on=0, hostile=event)))
+    assert outcome(records) == [("c00000", 0, "error:bad_text"), ("c00000", 1, None)]
+    assert records[0].error is not None and records[0].error.message == "bad_text: half ? a pair"

@@ -110,6 +110,14 @@ def with_query(url: str, **params: str | None) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
+def _without_surrogates(message: Message) -> Message:
+    """`message` with every lone surrogate (`"\\ud800"` in JSON) replaced by `?`, so that what is
+    decoded from it can be stored as UTF-8."""
+    text = json.dumps(message, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+    cleaned: Message = json.loads(text)
+    return cleaned
+
+
 class Dialect(ABC):
     """Encodes client events and decodes server events of one protocol, and plans how to
     connect (URL, auth, handshake, signalling). Subclasses set `name`, `auth_styles`,
@@ -171,6 +179,8 @@ class Dialect(ABC):
             raise ProtocolViolation(f"malformed JSON from endpoint: {text[:80]!r}") from None
         if not isinstance(message, dict):
             raise ProtocolViolation(f"server event is not a JSON object: {text[:80]}")
+        if "\\ud" in text or "\\uD" in text:  # maybe a lone surrogate: no text can hold it
+            message = _without_surrogates(message)
         try:
             return self.decode(message)
         except ProtocolViolation:

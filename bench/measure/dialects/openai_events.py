@@ -67,26 +67,41 @@ _KINDS: dict[str, Kind] = {
 
 
 def _text(v: Any) -> str | None:
-    """A field that should be a string: itself, None, or any other JSON value as text (the
-    cause registry then decides whether it is a usable code)."""
-    return v if v is None or isinstance(v, str) else str(v)
+    """A field that should be a string (an error's type or param): itself, or None."""
+    return v if isinstance(v, str) else None
+
+
+def _opt_str(d: Message, key: str, where: str) -> str | None:
+    """A field that must be a string when present (ids, status): ProtocolViolation naming it."""
+    v = d.get(key)
+    if v is None or isinstance(v, str):
+        return v
+    raise ProtocolViolation(f"{where}: `{key}` is {type(v).__name__}, not a string")
+
+
+def _obj(d: Message, key: str, where: str) -> Message:
+    """A field that must be an object when present (an absent or null one is empty)."""
+    v = d.get(key) or {}
+    if isinstance(v, dict):
+        return v
+    raise ProtocolViolation(f"{where}: `{key}` is {type(v).__name__}, not an object")
 
 
 def _error(msg: Message) -> ErrorInfo:
     e = msg.get("error") or {}
-    code = _text(e.get("code"))
-    return ErrorInfo(code, str(e.get("message", "")), _text(e.get("type")), _text(e.get("param")),
+    code, message = e.get("code"), str(e.get("message") or "")
+    if code is not None and not isinstance(code, str):  # a number or an object is no code
+        code, message = None, f"{message} (code {code!r:.120})"
+    return ErrorInfo(code, message, _text(e.get("type")), _text(e.get("param")),
                      fatal=code not in NON_FATAL_ERRORS)
 
 
 def _response_error(resp: Message) -> ErrorInfo | None:
+    if resp.get("status") != "failed":
+        return None
     details = resp.get("status_details") or {}
-    err = details.get("error")
-    if resp.get("status") == "failed":
-        err = err or {}
-        return ErrorInfo(_text(err.get("code")), str(err.get("message") or details.get("reason") or "failed"),
-                         _text(err.get("type")))
-    return None
+    e = _error({"error": details.get("error")})
+    return ErrorInfo(e.code, e.message or str(details.get("reason") or "failed"), e.type)
 
 
 def decode_openai(msg: Message) -> SessionEvent:
@@ -94,27 +109,31 @@ def decode_openai(msg: Message) -> SessionEvent:
     if not isinstance(t, str):
         raise ProtocolViolation(f"server event without a type: {str(msg)[:120]}")
     kind = _KINDS.get(t, Kind.OTHER)
+    if kind in (Kind.AUDIO_DELTA, Kind.TEXT_DELTA, Kind.TRANSCRIPT_DELTA, Kind.INPUT_TRANSCRIPT):
+        rid, iid = _opt_str(msg, "response_id", t), _opt_str(msg, "item_id", t)  # they place the data
+    else:  # ids the harness only compares: one of another type matches nothing
+        rid, iid = (v if isinstance(v := msg.get(k), str) else None for k in ("response_id", "item_id"))
     if kind is Kind.AUDIO_DELTA:
         try:
             audio = base64.b64decode(msg.get("delta", ""), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ProtocolViolation(f"{t}: delta is not base64") from exc
-        return SessionEvent(kind, t, msg.get("response_id"), msg.get("item_id"), audio=audio)
+        return SessionEvent(kind, t, rid, iid, audio=audio)
     if kind in (Kind.TEXT_DELTA, Kind.TRANSCRIPT_DELTA):
-        return SessionEvent(kind, t, msg.get("response_id"), msg.get("item_id"), str(msg.get("delta", "")))
+        return SessionEvent(kind, t, rid, iid, str(msg.get("delta", "")))
     if kind is Kind.INPUT_TRANSCRIPT:
-        return SessionEvent(kind, t, item_id=msg.get("item_id"), text=str(msg.get("transcript", "")))
+        return SessionEvent(kind, t, item_id=iid, text=str(msg.get("transcript", "")))
     if kind in (Kind.RESPONSE_DONE, Kind.RESPONSE_CREATED):
-        resp: Message = msg.get("response") or {}
+        resp = _obj(msg, "response", t)
         usage = resp.get("usage")
-        return SessionEvent(kind, t, resp.get("id"), status=resp.get("status"),
+        return SessionEvent(kind, t, _opt_str(resp, "id", t), status=_opt_str(resp, "status", t),
                             usage=parse_openai_usage(usage) if isinstance(usage, dict) else None,
                             error=_response_error(resp))
     if kind in (Kind.SESSION_CREATED, Kind.SESSION_UPDATED):
-        return SessionEvent(kind, t, session=msg.get("session") or {})
+        return SessionEvent(kind, t, session=_obj(msg, "session", t))
     if kind is Kind.ERROR:
         return SessionEvent(kind, t, error=_error(msg))
-    return SessionEvent(kind, t, msg.get("response_id"), msg.get("item_id"))
+    return SessionEvent(kind, t, rid, iid)
 
 
 def detect_openai_dialect(session_created: Message) -> str:
