@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 
+from bench.cli.common import bounded_int
 from bench.common.errors import UserError
 from bench.refserver import Faults, RefServer, RefServerConfig
 from bench.refserver.auth import exposure_warning
@@ -30,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = RefServerConfig()
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind; beyond loopback "
                         "it warns on stderr (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one "
-                        "(default: %(default)s)")
+    parser.add_argument("--port", type=bounded_int(0, 65535), default=8765,
+                        help="TCP port; 0 picks a free one (default: %(default)s)")
     parser.add_argument("--model", default=defaults.model, help="model name reported in "
                         "session.created (default: %(default)s)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), default="ref-fp16",

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench.common.errors import UserError
+from bench.common.yamlfile import line_of, load_yaml
 
 
 @dataclass(frozen=True)
@@ -91,22 +90,15 @@ class RefServerConfig:
 
 
 def load_reply_rules(path: str | Path) -> tuple[ReplyRule, ...]:
-    """Read a YAML list of `{match, reply}` mappings; any problem is a `UserError`."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserError(f"cannot read replies file {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise UserError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+    """Read a YAML list of `{match, reply}` mappings (with the limits every user file has: size,
+    depth, aliases, duplicate keys); any problem is a `UserError` naming the file and line."""
+    data, lines = load_yaml(path)
     if not isinstance(data, list):
         raise UserError(f"{path}: expected a list of {{match, reply}} mappings")
-    return tuple(_rule(path, i, entry) for i, entry in enumerate(data))
+    return tuple(_rule(f"{path}:{line_of(lines, (i,))}", entry) for i, entry in enumerate(data))
 
 
-def _rule(path: str | Path, index: int, entry: Any) -> ReplyRule:
-    where = f"{path}: entry {index + 1}"
+def _rule(where: str, entry: Any) -> ReplyRule:
     if not isinstance(entry, dict) or set(entry) != {"match", "reply"}:
         raise UserError(f"{where}: expected exactly the keys 'match' and 'reply'")
     match, reply = entry["match"], entry["reply"]

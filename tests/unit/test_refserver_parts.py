@@ -70,7 +70,10 @@ def test_reply_rules_file(tmp_path: Path) -> None:
     assert load_reply_rules(good) == (ReplyRule("hello", "Hi there."), ReplyRule("bye", "Goodbye."))
     cases = {"- {match: '(', reply: x}\n": "invalid regular expression",
              "- {match: a}\n": "exactly the keys", "match: a\n": "expected a list",
-             "- [unclosed\n": ":2: invalid YAML"}
+             "- [unclosed\n": ":2: invalid YAML",
+             "- {match: a, reply: b}\n- {match: c, match: d}\n": "bad.yaml:2: .*duplicate key",
+             "- &a [*a]\n": "recursive|alias",
+             "- {match: x, reply: y}\n- {match: '(', reply: z}\n": "bad.yaml:2: .*invalid regular expression"}
     for text, message in cases.items():
         bad = tmp_path / "bad.yaml"
         bad.write_text(text)
