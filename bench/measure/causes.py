@@ -97,8 +97,8 @@ Every failed turn's record carries `error.cause` (one of these tokens) and `erro
 detail, with every key and credential-shaped text replaced by `[redacted]`). WebSocket and WebRTC
 name the same failure the same way. A cause whose time ran out names the setting in its message:
 `connect_timeout_s` and `turn_timeout_s` are scenario fields (defaults 10 s and 30 s);
-`media_stall_s` is the WebRTC transport's watchdog (no media frame for that long on an open
-peer connection means the peer is gone, so a dead server costs seconds, not the turn timeout).
+`media_stall_s` is the WebRTC transport's watchdog (5 s: once media has flowed, no media frame
+for that long means the peer is gone, so a dead server costs seconds, not the turn timeout).
 
 | cause | timeout that applies | meaning |
 |---|---|---|

@@ -43,9 +43,9 @@ class WebRTCOptions:
     """How long ICE + DTLS + the data channel may take to open after the SDP answer (the
     scenario's `connect_timeout_s`)."""
     media_stall_s: float = 5.0
-    """An open peer connection on which no media frame arrived for this long has lost its peer:
-    endpoints send audio (silence between responses) all the time, and aiortc itself notices a
-    dead peer only when ICE consent expires, after about 30 s."""
+    """An open peer connection whose media stopped for this long (after it had started) has lost
+    its peer: endpoints send audio (silence between responses) all the time, and aiortc itself
+    notices a dead peer only when ICE consent expires, after about 30 s."""
 
 
 class Microphone(MediaStreamTrack):
@@ -161,15 +161,15 @@ class WebRTCTransport(Transport):
         except TimeoutError:
             raise ConnectFault(f"ICE/DTLS/data channel did not open within connect_timeout_s = "
                                f"{self.options.ice_timeout_s:g} s", cause="connect_timeout") from None
-        self._last_media_ns = now_ns()
         self._tasks.append(asyncio.create_task(self._watch_media()))
 
     async def _watch_media(self) -> None:
-        """Lose the connection when no media frame arrived for `media_stall_s`."""
+        """Lose the connection when no media frame arrived for `media_stall_s`, once media has
+        flowed (an endpoint that never sends media is not judged by it)."""
         stall_s = self.options.media_stall_s
         while self._lost_reason is None:
             await asyncio.sleep(stall_s / 4)
-            if now_ns() - self._last_media_ns > stall_s * 1e9:
+            if self._last_media_ns and now_ns() - self._last_media_ns > stall_s * 1e9:
                 self._lost(f"no media from the endpoint within media_stall_s = {stall_s:g} s: "
                            f"the peer is gone")
 
