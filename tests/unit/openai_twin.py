@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pytest
 
 from bench.common.audio import Clip
 from bench.corpus.utterance import Utterance
+from bench.measure.dialects import SessionEvent
+from bench.measure.dialects.openai import OpenAIGA
 from bench.measure.transports.memory import ServerPeer
 
 RATE = 24000
@@ -136,6 +139,22 @@ class OpenAITwin:
             await asyncio.sleep(b.transcript_delay_s)
             peer.send_json({"type": "conversation.item.input_audio_transcription.completed",
                             "item_id": "item_in", "transcript": "hello"})
+
+
+EXPLODE = {"type": "x.explode"}
+"""An event that `break_decoder` makes the decoder fail on."""
+
+
+def break_decoder(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
+    """Make the GA decoder raise `exc` on `EXPLODE`: a stand-in for a harness bug the reader meets."""
+    real = OpenAIGA.decode_text
+
+    def buggy(self: OpenAIGA, text: str) -> SessionEvent:
+        if EXPLODE["type"] in text:
+            raise exc
+        return real(self, text)
+
+    monkeypatch.setattr(OpenAIGA, "decode_text", buggy)
 
 
 def done(rid: str, audio_tokens: int) -> dict[str, Any]:

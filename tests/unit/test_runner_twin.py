@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from bench.common.errors import ConnectFault
-from bench.measure.dialects import SessionEvent
-from bench.measure.dialects.openai import OpenAIGA
 from bench.measure.runner import REFERENCE_KEY
 from bench.measure.session import Session
 from bench.measure.timeline import Timeline
@@ -17,7 +15,7 @@ from bench.measure.transports.memory import LinkOptions, ServerScript
 from bench.plan.matrix import TurnSpec
 from bench.plan.targets import BUILTIN, Target
 from bench.results.records import TurnRecord
-from tests.unit.openai_twin import Behaviour, OpenAITwin, utterance
+from tests.unit.openai_twin import EXPLODE, Behaviour, OpenAITwin, break_decoder, utterance
 from tests.unit.runner_twin import calls, run_on_twin, scenario
 
 TARGET = Target("twin", "ws://twin/v1/realtime", "auto", "m1", None, "none")
@@ -101,15 +99,8 @@ def test_a_harness_failure_fails_its_turn_skips_the_call_and_the_run_goes_on(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The reader meets something it did not expect (a decoder bug stands in): that turn is
     `harness_error` with its message, the call's later turns `skipped`, the next call runs."""
-    real = OpenAIGA.decode_text
-
-    def buggy(self: OpenAIGA, text: str) -> SessionEvent:
-        if "x.explode" in text:
-            raise ValueError("decoder bug")
-        return real(self, text)
-
-    monkeypatch.setattr(OpenAIGA, "decode_text", buggy)
-    hostile = Behaviour(hostile_on=1, hostile={"type": "x.explode"})
+    break_decoder(monkeypatch, ValueError("decoder bug"))
+    hostile = Behaviour(hostile_on=1, hostile=EXPLODE)
     scripts: list[ServerScript] = [OpenAITwin(hostile), OpenAITwin(Behaviour())]
     records, _ = run_on_twin(monkeypatch, tmp_path, scenario(turn_timeout_s=30.0),
                              calls(TARGET, [TEXT, TEXT, TEXT], n=2), scripts)

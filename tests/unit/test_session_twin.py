@@ -16,14 +16,13 @@ from bench.common.errors import (
     TurnTimeout,
 )
 from bench.measure import session as session_module
-from bench.measure.dialects import Credentials, SessionEvent, get_dialect
-from bench.measure.dialects.openai import OpenAIGA
+from bench.measure.dialects import Credentials, get_dialect
 from bench.measure.session import Session, SessionOptions
 from bench.measure.timeline import Timeline
 from bench.measure.transports.memory import LinkOptions, MemoryTransport, ServerPeer, ServerScript
 from bench.plan.matrix import TurnSpec
 from bench.plan.scenario import SessionSettings, TurnDetection
-from tests.unit.openai_twin import ANSWER, Behaviour, OpenAITwin, utterance
+from tests.unit.openai_twin import ANSWER, EXPLODE, Behaviour, OpenAITwin, break_decoder, utterance
 
 VAD = SessionSettings()
 MANUAL = SessionSettings(turn_detection=TurnDetection(type="none"))
@@ -128,16 +127,8 @@ def test_a_reader_failure_fails_the_turn_as_harness_error_and_ends_the_session(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Anything the reader did not expect (here a decoder bug on one event) fails the turn with
     cause harness_error and its message at once, not after the turn timeout; later turns see it."""
-    real = OpenAIGA.decode_text
-
-    def buggy(self: OpenAIGA, text: str) -> SessionEvent:
-        if "x.explode" in text:
-            raise KeyError("decoder bug")
-        return real(self, text)
-
-    monkeypatch.setattr(OpenAIGA, "decode_text", buggy)
-    [(_, first), (_, second)] = run(Behaviour(hostile_on=0, hostile={"type": "x.explode"}), [TEXT, TEXT],
-                                    timeout_s=30.0)
+    break_decoder(monkeypatch, KeyError("decoder bug"))
+    [(_, first), (_, second)] = run(Behaviour(hostile_on=0, hostile=EXPLODE), [TEXT, TEXT], timeout_s=30.0)
     assert isinstance(first, HarnessError) and first.cause == "harness_error"
     assert "KeyError" in str(first) and "decoder bug" in str(first)
     assert isinstance(second, HarnessError)
