@@ -33,7 +33,7 @@ def fresh_resolve() -> Iterator[None]:
     asr.resolve.cache_clear()
 
 
-async def test_whisper_hears_the_question_and_the_echo_answers_it(serve: Any, connect: Connect) -> None:
+async def test_whisper_hears_the_question_and_the_reply_answers_it(serve: Any, connect: Connect) -> None:
     server = await serve(replace(FAST, asr="whisper"))
     client = await connect(server.url)
     await client.send(type="session.update", session={"type": "realtime", "audio": {"input": {
@@ -47,7 +47,7 @@ async def test_whisper_hears_the_question_and_the_echo_answers_it(serve: Any, co
     heard = next(e for _, e in client.seen if e["type"].endswith("transcription.completed"))["transcript"]
     reply = events[-1]["response"]["output"][0]["content"][0]["transcript"]
     assert word_errors(QUESTION, heard).wer == 0.0, heard
-    assert reply == heard  # the default responder echoes what it heard
+    assert reply == "The capital of France is Paris."  # a built-in answer to what it heard
 
 
 async def test_whisper_decodes_on_its_own_thread(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,9 +31,22 @@ RULES = (ReplyRule(r"weather", "It is sunny."), ReplyRule(r"my name is (\w+)", r
     ("say exactly what is the weather", "what is the weather"),
     ("What is the WEATHER like?", "It is sunny."),
     ("hi, my name is Ada", "Hello Ada."),
+    ("What is the capital of France?", "The capital of France is Paris."),
+    ("what is the capital of Atlantis", "I do not know the capital of Atlantis."),
+    ("What is seven plus 5?", "seven plus 5 is 12."),
+    ("Set a timer for 10 minutes.", "Okay, a timer for 10 minutes, starting now."),
+    ("Set a timer for ten minutes.", "Okay, a timer for ten minutes, starting now."),
+    ("What is the weather like today?", "It is sunny."),  # a scripted rule comes first
+    ("Tell me about zebras.", "Tell me about zebras."),  # nothing known: the echo
 ])
 def test_reply_for(text: str, reply: str) -> None:
     assert reply_for(text, RULES) == reply
+
+
+def test_builtin_answers_without_rules() -> None:
+    assert reply_for("What is the weather like today?") != "What is the weather like today?"
+    assert reply_for("Who are you?").startswith("I am the reference endpoint")
+    assert reply_for("what is 3 times four") == "3 times four is 12."
 
 
 def test_token_rules() -> None:
