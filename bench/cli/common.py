@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bench.common.formats import fmt_unit
@@ -16,11 +17,12 @@ HEADLINE = ("v2v_ms", "ttfb_ms", "ttft_ms", "e2e_ms", "vad_ms", "audio_rtf", "co
 
 
 def summary_table(summary: Summary) -> Table:
-    """One row per headline metric, one column per group: p50 / p95 (turns and failures on top)."""
-    table = Table(title=f"{summary.scenario or ''} — {summary.run_id or ''}", title_justify="left")
+    """One row per headline metric, one column per group: p50 / p95 (turns and failures on top).
+    Names are escaped: a target named from a URL may hold `[redacted]`, which is not markup."""
+    table = Table(title=escape(f"{summary.scenario or ''} — {summary.run_id or ''}"), title_justify="left")
     table.add_column("p50 / p95")
     for g in summary.groups:
-        table.add_column(f"{g.target}\n{g.transport} · {g.variant}", justify="right")
+        table.add_column(escape(f"{g.target}\n{g.transport} · {g.variant}"), justify="right")
     table.add_row("turns (failed)", *[f"{g.turns} ({g.failed})" for g in summary.groups])
     for name in HEADLINE:
         info = summary.metrics_info.get(name)
@@ -38,7 +40,7 @@ def print_summary(summary: Summary, console: Console | None = None) -> None:
     console.print(summary_table(summary))
     for g in summary.groups:
         for cause, n in g.errors_by_cause.items():
-            console.print(f"[red]{g.target}/{g.transport}: {n} failed turn(s): {cause}[/red]")
+            console.print(f"[red]{escape(f'{g.target}/{g.transport}: {n} failed turn(s): {cause}')}[/red]")
 
 
 def bounded_int(low: int, high: int) -> Callable[[str], int]:

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -121,8 +122,8 @@ def matrix_table(calls: list[CallSpec]) -> Table:
     for c in calls:
         labels = ", ".join(t.label for t in c.conversation.turns)
         snr = c.conversation.snr_db
-        table.add_row(c.call_id, c.target.name, c.transport, c.conversation.voice,
-                      "clean" if snr is None else f"{snr:g}", labels,
+        table.add_row(c.call_id, escape(c.target.name), c.transport, escape(c.conversation.voice),
+                      "clean" if snr is None else f"{snr:g}", escape(labels),
                       str(c.repeat) if c.repeat >= 0 else "—", "yes" if c.warmup else "")
     return table
 

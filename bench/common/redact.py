@@ -31,7 +31,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"), REDACTED),
     (re.compile(r"(openai-insecure-api-key\.)" + _V), rf"\1{REDACTED}"),
     (re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@\"'\\]+@"), rf"\1{REDACTED}@"),
-    (re.compile(r"(?<![\w/.:@-])[\w.%+\-]+:[^\s/@\"'\\:]+@(?=[\w\[])"), f"{REDACTED}@"),
+    (re.compile(r"(?<![\w/.:@-])[\w.%+\-]+:[^\s/@\"'\\:]+@(?=\[|localhost\b|[\w-]+(?:\.[\w-]+)+|[\w-]+:\d)"),
+     f"{REDACTED}@"),
     (re.compile(r"(?i)([?&](?:key|api_key|api-key|apikey|access_token|token|client_secret)=)[^&#\s\"'\\]+"),
      rf"\1{REDACTED}"),
 )

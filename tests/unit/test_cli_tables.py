@@ -79,3 +79,15 @@ def test_history_list_at_80_columns(tmp_path: Path, width: int, monkeypatch: pyt
     assert {r.run_id for r in rows} <= words
     assert {"baseline", "regression", "undecidable"} <= words
     assert "reports/" in text  # the directory is there too, folded if it must be
+
+
+def test_summary_table_shows_names_that_look_like_markup() -> None:
+    import dataclasses
+
+    from bench.cli.common import summary_table
+    from bench.results.summary import read_summary
+
+    summary = read_summary(RUNS / "base" / "summary.json")
+    group = dataclasses.replace(summary.groups[0], target="[redacted]@127.0.0.1:8080")
+    text = to_text(summary_table(dataclasses.replace(summary, groups=[group])), width=120)
+    assert "[redacted]@" in text  # rich would take an unescaped `[redacted]` for a style tag

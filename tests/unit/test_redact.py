@@ -56,3 +56,8 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
 def test_scrubbed_json_stays_json() -> None:
     doc = {"error": {"message": "Authorization: Bearer sk-abcdefgh \\ \"x\"", "url": "ws://u:p@h/x?key=1"}}
     assert json.loads(scrub(json.dumps(doc)))["error"]["url"] == f"ws://{REDACTED}@h/x?key={REDACTED}"
+
+
+@pytest.mark.parametrize("text", ["whisper:tiny.en@1a5afae0", "model a:b@c1d2e3f4 scored"])
+def test_labels_that_only_look_like_user_info_stay(text: str) -> None:
+    assert scrub(text) == text
