@@ -144,6 +144,6 @@ ASR: Family = Family(
     "quality", scorer=TranscriberWer, enabled=_wants_asr, check=check_transcriber, uses_pool=True,
     about="The saved audio transcribed by the scenario's `quality.transcriber` in the scoring worker "
           "processes after the calls; the transcriber's name and its model's sha256 are recorded beside "
-          "every figure. `whisper` (the default of `scenarios/quality.yaml`) is the bundled, "
+          "every figure. `whisper` (the default of every `quality:` block; `null` for none) is the bundled, "
           "checksum-verified Whisper tiny.en, offline.")
 """A transcriber on the saved audio (scenario `quality.transcriber`)."""

@@ -105,8 +105,10 @@ class Quality(_Strict):
     """Quality scoring, done after the calls so it never disturbs a latency measurement."""
 
     transcriber: str | None = Field(
-        None, description="backend for whisper_wer/output_wer: openai-compatible, faster-whisper, "
-                          "openai-whisper, pocketsphinx (reported as baseline_wer, never as Whisper)")
+        "whisper", description="backend for whisper_wer/output_wer: whisper (the default: bundled "
+                               "tiny.en, offline, or `transcriber_options: {model: DIR}`), "
+                               "openai-compatible, openai-whisper, pocketsphinx (reported as "
+                               "baseline_wer, never as Whisper); null for none")
     transcriber_options: dict[str, Any] = Field(default_factory=dict)
     pesq: Literal["wb", "nb", "both"] = "wb"
     """Which PESQ to compute when a `compare:` block names a reference target."""
