@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bench.common.audio import Clip
@@ -36,3 +38,24 @@ class Transcriber(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 (optional hook, not abstract)
         """Release network sessions or models (default: nothing to release)."""
+
+
+class ThreadedTranscriber(Transcriber):
+    """A local model whose decoding blocks: it runs on one worker thread of the transcriber's own,
+    in order, never on the event loop. Subclasses call `_start_worker` and implement `_run`."""
+
+    _executor: ThreadPoolExecutor
+
+    def _start_worker(self, prefix: str) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=prefix)
+
+    async def transcribe(self, clip: Clip) -> Transcript:
+        loop = asyncio.get_running_loop()
+        return Transcript(await loop.run_in_executor(self._executor, self._run, clip), self.name)
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False)
+
+    @abstractmethod
+    def _run(self, clip: Clip) -> str:
+        """Blocking, on the worker thread: the words in `clip`."""

@@ -8,9 +8,7 @@ is downloaded: the model is a PATH. Decoding runs on one worker thread per trans
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-from concurrent.futures import ThreadPoolExecutor
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -18,12 +16,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.common.audio import Clip, resample
+from bench.common.audio import Clip
 from bench.common.errors import UserError
-from bench.transcribe.base import Transcriber, Transcript
-
-RATE = 16_000
-"""Whisper models take 16 kHz audio."""
+from bench.transcribe.base import ThreadedTranscriber
+from bench.transcribe.whisper import float16k
 
 
 def require(module: str, package: str) -> None:
@@ -33,12 +29,7 @@ def require(module: str, package: str) -> None:
                         f"installed: pip install {package}")
 
 
-def float_audio(clip: Clip) -> npt.NDArray[np.float32]:
-    """16 kHz float32 in [-1, 1], what both Whisper packages take."""
-    return resample(clip, RATE).samples.astype(np.float32) / 32768.0
-
-
-class _LocalWhisper(Transcriber):
+class _LocalWhisper(ThreadedTranscriber):
     """Loads the model once, on the worker thread, at the first transcription."""
 
     is_whisper = True
@@ -54,19 +45,12 @@ class _LocalWhisper(Transcriber):
         label = self.model_path.stem if self.model_path.is_file() else self.model_path.name
         self.name = f"{self.package}:{label}"
         self._model: Any = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=self.package)
-
-    async def transcribe(self, clip: Clip) -> Transcript:
-        loop = asyncio.get_running_loop()
-        return Transcript(await loop.run_in_executor(self._executor, self._run, clip), self.name)
-
-    async def aclose(self) -> None:
-        self._executor.shutdown(wait=False)
+        self._start_worker(self.package)
 
     def _run(self, clip: Clip) -> str:
         if self._model is None:
             self._model = self._load()
-        return " ".join(self._decode(float_audio(clip)).split())
+        return " ".join(self._decode(float16k(clip)).split())
 
     def _load(self) -> Any:
         raise NotImplementedError

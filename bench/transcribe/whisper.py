@@ -10,11 +10,9 @@ The model is loaded once per process and settings (`load`), on a worker thread, 
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ import numpy.typing as npt
 
 from bench.common.audio import Clip, resample
 from bench.common.errors import QualityError
-from bench.transcribe.base import Transcriber, Transcript
+from bench.transcribe.base import ThreadedTranscriber
 from bench.transcribe.whisper_model import WhisperModel, require_faster_whisper, resolve_model
 
 RATE = 16_000
@@ -89,7 +87,7 @@ def decode_fitted(fw_model: Any, audio: npt.NDArray[np.float32], pad_s: float = 
     return " ".join(str(tok.decode(result[0].sequences_ids[0])).split())
 
 
-class WhisperTranscriber(Transcriber):
+class WhisperTranscriber(ThreadedTranscriber):
     """faster-whisper, decoding on one worker thread per transcriber.
 
     `name` is `whisper:<model>@<sha256[:8]>`; `model_id` and `model_sha256` (full) go into
@@ -105,14 +103,7 @@ class WhisperTranscriber(Transcriber):
         self.name, self.model_id, self.model_sha256 = self.model.label, self.model.model_id, self.model.sha256
         self.language, self.beam_size = language, beam_size
         self._settings = (device, compute_type, cpu_threads)
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="whisper")
-
-    async def transcribe(self, clip: Clip) -> Transcript:
-        loop = asyncio.get_running_loop()
-        return Transcript(await loop.run_in_executor(self._executor, self._run, clip), self.name)
-
-    async def aclose(self) -> None:
-        self._executor.shutdown(wait=False)
+        self._start_worker("whisper")
 
     def _run(self, clip: Clip) -> str:
         try:
