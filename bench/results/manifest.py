@@ -170,18 +170,12 @@ def migrate_manifest(d: dict[str, Any]) -> dict[str, Any]:
     return upgrade(d, "manifest", MANIFEST_VERSION, MIGRATIONS)
 
 
-class _Scenario(msgspec.Struct):
-    name: str
-    path: str = ""
-    sha256: str = ""
-    text: str = ""
-
-
 class _Shape(msgspec.Struct):
-    """The types of a (migrated) manifest's fields, checked before it is built."""
+    """The types of a (migrated) manifest's fields, checked before it is built (msgspec checks
+    the dataclasses `ScenarioInfo` and `PriceApplied` field by field too)."""
 
     run_id: str
-    scenario: _Scenario
+    scenario: ScenarioInfo
     targets: list[dict[str, Any]]
     argv: list[str]
     notes: list[str]
@@ -192,15 +186,6 @@ class _Shape(msgspec.Struct):
     started_at: str = ""
     ended_at: str | None = None
     plan: dict[str, Any] = {}
-
-
-class _Price(msgspec.Struct):
-    key: str | None
-    model: str | None = None
-    as_of: str | None = None
-    source: str | None = None
-    simulated: bool = False
-    reason: str = ""
 
 
 def read_manifest(run_dir: Path) -> Manifest:
@@ -215,7 +200,7 @@ def read_manifest(run_dir: Path) -> Manifest:
         msgspec.convert(migrated, _Shape)
         for t in migrated["targets"]:
             if "price" in t:
-                msgspec.convert(t["price"], _Price)
+                msgspec.convert(t["price"], PriceApplied)
         return Manifest.from_json(migrated)
     except msgspec.ValidationError as exc:
         message, _, where = str(exc).partition(" - at `$")
