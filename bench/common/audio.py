@@ -145,16 +145,19 @@ def alaw_decode(data: bytes) -> Samples:
 # --- wire formats ------------------------------------------------------------------------------
 
 WIRE_FORMATS = ("pcm16", "g711_ulaw", "g711_alaw")
+PCM_RATES = {"pcm16": PCM16_RATE, "pcm16_16k": 16_000}
+"""The linear PCM16 formats and their rates. `pcm16_16k` is no scenario's choice: a protocol whose
+input is fixed at 16 kHz (Gemini Live) asks for it (`Dialect.input_format`)."""
 
 
 def wire_rate(fmt: str) -> int:
-    return PCM16_RATE if fmt == "pcm16" else G711_RATE
+    return PCM_RATES.get(fmt, G711_RATE)
 
 
 def encode_wire(clip: Clip, fmt: str) -> bytes:
     """Resample to the format's rate and encode to its bytes."""
     c = resample(clip, wire_rate(fmt))
-    if fmt == "pcm16":
+    if fmt in PCM_RATES:
         return c.pcm16()
     if fmt == "g711_ulaw":
         return ulaw_encode(c.samples)
@@ -164,8 +167,8 @@ def encode_wire(clip: Clip, fmt: str) -> bytes:
 
 
 def decode_wire(data: bytes, fmt: str) -> Clip:
-    if fmt == "pcm16":
-        return Clip.from_pcm16(data, PCM16_RATE)
+    if fmt in PCM_RATES:
+        return Clip.from_pcm16(data, PCM_RATES[fmt])
     if fmt == "g711_ulaw":
         return Clip(ulaw_decode(data), G711_RATE)
     if fmt == "g711_alaw":
@@ -174,7 +177,7 @@ def decode_wire(data: bytes, fmt: str) -> Clip:
 
 
 def bytes_per_second(fmt: str) -> int:
-    return PCM16_RATE * 2 if fmt == "pcm16" else G711_RATE
+    return PCM_RATES[fmt] * 2 if fmt in PCM_RATES else G711_RATE
 
 
 def chunks(data: bytes, size: int) -> list[bytes]:

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from bench.common.audio import decode_wire, encode_wire
 from bench.common.errors import ConnectionLost, EndpointFault, HarnessError, TurnTimeout, UnknownNameError
 from bench.common.redact import register_secret, scrub
-from bench.measure.dialects import Credentials, Dialect
+from bench.measure.dialects import Credentials, Dialect, get_dialect
 from bench.measure.session import Session, SessionOptions, WireCache
 from bench.measure.timeline import Timeline
 from bench.measure.transports.base import Endpoint, Transport, now_ns
@@ -138,7 +138,8 @@ class Runner:
 
     async def run(self, calls: list[CallSpec]) -> None:
         for c in calls:
-            fmt = "pcm16" if c.transport in MEDIA_TRANSPORTS else self.loaded.scenario.session.audio_format
+            fmt = "pcm16" if c.transport in MEDIA_TRANSPORTS else \
+                get_dialect(c.target.dialect).input_format or self.loaded.scenario.session.audio_format
             for t in c.conversation.turns:
                 key = (id(t.utterance.clip), fmt) if t.utterance is not None else None
                 if t.utterance is not None and key is not None and key not in self.wire:
@@ -247,7 +248,8 @@ class Runner:
     def _save_audio(self, call: CallSpec, i: int, tl: Timeline, out: Any, fmt: str) -> dict[str, str]:
         paths, name = {}, f"{call.call_id}-t{i}"
         if tl.sent_audio:
-            paths["input"] = self.store.save_audio(f"{name}-in", decode_wire(bytes(tl.sent_audio), fmt))
+            sent = decode_wire(bytes(tl.sent_audio), tl.input_format or fmt)
+            paths["input"] = self.store.save_audio(f"{name}-in", sent)
         if tl.out_chunks:
             paths["output"] = self.store.save_audio(f"{name}-out", out)
         return paths

@@ -96,6 +96,9 @@ class Session:
         self._silent_since: int | None = None
         self.dialect: Dialect = get_dialect(options.dialect)
         """Speaks the protocol; its greeting may replace it with the dialect the server speaks."""
+        self.input_format = self.audio_format if transport.media_audio else \
+            self.dialect.input_format or self.audio_format
+        """Format of the input audio: the protocol's own if it fixes one (Gemini Live: 16 kHz)."""
         self.events: asyncio.Queue[Stamped] = asyncio.Queue()
         self.open_marks: dict[str, int] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -150,11 +153,12 @@ class Session:
                                                                         audio=frame.audio)))
                 continue
             try:
-                event = self.dialect.decode_text(frame.text)
+                events = self.dialect.decode_frame(frame.text)
             except ProtocolViolation as exc:
                 self.events.put_nowait(Stamped(frame.t_ns, None, exc))
                 continue
-            self.events.put_nowait(Stamped(frame.t_ns, event))
+            for event in events:
+                self.events.put_nowait(Stamped(frame.t_ns, event))
 
     async def _next(self, deadline_ns: int) -> Stamped:
         timeout = max(0.0, (deadline_ns - now_ns()) / 1e9)
@@ -187,18 +191,23 @@ class Session:
     async def _send(self, message: Message) -> int:
         return await self.transport.send(self.dialect.encode(message))
 
+    async def _send_if(self, message: Message | None, sent: int) -> int:
+        """Send `message` unless the protocol has none to send (None): its send time, else `sent`."""
+        return sent if message is None else await self._send(message)
+
     # --- turns -------------------------------------------------------------------------------
 
     def wire_audio(self, clip: Clip) -> bytes:
-        key = (id(clip), self.audio_format)
+        key = (id(clip), self.input_format)
         if key not in self.wire:
-            self.wire[key] = encode_wire(clip, self.audio_format)
+            self.wire[key] = encode_wire(clip, self.input_format)
         return self.wire[key]
 
     async def run_turn(self, turn: TurnSpec, timeline: Timeline) -> None:
         """Send one user turn and collect the response into `timeline`. Raises EndpointFault."""
         self._drain()
         self._silent_since = None
+        timeline.input_format = self.input_format
         deadline = now_ns() + int(self.options.turn_timeout_s * 1e9)
         speech_stopped = asyncio.Event()
         sender = asyncio.create_task(self._send_input(turn, timeline, speech_stopped))
@@ -223,24 +232,26 @@ class Session:
 
     async def _send_input(self, turn: TurnSpec, tl: Timeline, stopped: asyncio.Event) -> None:
         if turn.utterance is None:
-            await self._send(self.dialect.user_text(turn.text or ""))
-            tl.mark("input_end", await self._send(self.dialect.response_create()))
+            sent = await self._send(self.dialect.user_text(turn.text or ""))
+            tl.mark("input_end", await self._send_if(self.dialect.response_create(), sent))
             return
+        if tl.mode == "manual":
+            await self._send_if(self.dialect.activity_start(), 0)
         await self._stream_clip(turn, tl)
         if tl.mode == "manual":
-            await self._send(self.dialect.commit())
-            tl.mark("input_end", await self._send(self.dialect.response_create()), first=False)
+            sent = await self._send(self.dialect.commit())
+            tl.mark("input_end", await self._send_if(self.dialect.response_create(), sent), first=False)
         else:
             await self._stream_silence(tl, stopped)
 
     def _chunk_bytes(self) -> int:
-        return bytes_per_second(self.audio_format) * CHUNK_MS // 1000
+        return bytes_per_second(self.input_format) * CHUNK_MS // 1000
 
     async def _stream_clip(self, turn: TurnSpec, tl: Timeline) -> None:
         u = turn.utterance
         assert u is not None
         data, size = self.wire_audio(u.clip), self._chunk_bytes()
-        bps = bytes_per_second(self.audio_format)
+        bps = bytes_per_second(self.input_format)
         on_chunk = int(u.onset_s * bps) // size
         off_chunk = max(on_chunk, (int(u.offset_s * bps) - 1) // size)
         t0 = now_ns()
@@ -267,13 +278,14 @@ class Session:
         if self.transport.media_audio:
             return
         size = self._chunk_bytes()
-        chunk = encode_wire(Clip.from_pcm16(bytes(2 * 480), 24000), self.audio_format)[:size]
+        chunk = encode_wire(Clip.from_pcm16(bytes(2 * 480), 24000), self.input_format)[:size]
         t0 = now_ns()
         for k in range(int(TRAILING_SILENCE_MAX_S * 1000 / CHUNK_MS)):
             if stopped.is_set():
                 return
             await self._send_chunk(chunk, t0, k)
             tl.sent_audio += chunk
+        await self._send_if(self.dialect.audio_end(), 0)  # the microphone closes without an answer
 
     async def _pace(self, t0: int, k: int) -> None:
         """Wait until chunk k is due: a microphone delivers it when its last sample is captured."""

@@ -23,6 +23,8 @@ class Timeline:
     """`server_vad`, `manual` (client commits) or `text`."""
     audio_format: str = "pcm16"
     """Format of `sent_audio` and `out_chunks` (`pcm16` 24 kHz for media transports)."""
+    input_format: str | None = None
+    """Format of `sent_audio` when the protocol fixes its own (Gemini Live: `pcm16_16k`)."""
     marks: dict[str, int] = field(default_factory=dict)
     """Mark name → `perf_counter_ns()`."""
     sent_audio: bytearray = field(default_factory=bytearray)

@@ -147,14 +147,14 @@ EXPLODE = {"type": "x.explode"}
 
 def break_decoder(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
     """Make the GA decoder raise `exc` on `EXPLODE`: a stand-in for a harness bug the reader meets."""
-    real = OpenAIGA.decode_text
+    real = OpenAIGA.decode_frame
 
-    def buggy(self: OpenAIGA, text: str) -> SessionEvent:
+    def buggy(self: OpenAIGA, text: str) -> list[SessionEvent]:
         if EXPLODE["type"] in text:
             raise exc
         return real(self, text)
 
-    monkeypatch.setattr(OpenAIGA, "decode_text", buggy)
+    monkeypatch.setattr(OpenAIGA, "decode_frame", buggy)
 
 
 def done(rid: str, audio_tokens: int) -> dict[str, Any]:

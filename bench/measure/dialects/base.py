@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -128,6 +130,11 @@ class Dialect(ABC):
     auth_styles: tuple[str, ...] = ("none",)
     """The ways this protocol accepts a key; the first is the default."""
     handshake: Handshake = Handshake(None, None)
+    input_format: str | None = None
+    """The wire format its input audio must have when the protocol fixes one (Gemini Live:
+    `pcm16_16k`); None = the session's audio format."""
+    missing_marks: Mapping[str, str] = MappingProxyType({})
+    """Marks this protocol has no event for → why: the metrics that need them are null for that reason."""
 
     def check_auth(self, style: str) -> None:
         """UnknownNameError listing the styles this dialect accepts."""
@@ -156,7 +163,17 @@ class Dialect(ABC):
     def user_text(self, text: str) -> Message: ...
 
     @abstractmethod
-    def response_create(self) -> Message: ...
+    def response_create(self) -> Message | None:
+        """Ask for a response; None for a protocol that answers a finished turn by itself."""
+
+    def activity_start(self) -> Message | None:
+        """Sent before a manual turn's audio (Gemini Live: `activityStart`); None = nothing."""
+        return None
+
+    def audio_end(self) -> Message | None:
+        """Sent when a server-VAD turn's microphone closes after its trailing silence without an
+        answer (Gemini Live: `audioStreamEnd`); None = nothing."""
+        return None
 
     @abstractmethod
     def response_cancel(self) -> Message: ...
@@ -164,12 +181,21 @@ class Dialect(ABC):
     @abstractmethod
     def decode(self, message: Message) -> SessionEvent: ...
 
+    def decode_many(self, message: Message) -> list[SessionEvent]:
+        """Every event one server message carries, in order: one by default; a protocol whose
+        messages carry several (Gemini Live: content, `turnComplete` and usage) overrides this."""
+        return [self.decode(message)]
+
     def encode(self, message: Message) -> str:
         """A client message as wire text (compact JSON by default)."""
         return json.dumps(message, separators=(",", ":"))
 
     def decode_text(self, text: str) -> SessionEvent:
-        """A server frame's text → event. Total: whatever an endpoint sends becomes an event or a
+        """A server frame's text → its (last) event, as totally as `decode_frame`."""
+        return self.decode_frame(text)[-1]
+
+    def decode_frame(self, text: str) -> list[SessionEvent]:
+        """A server frame's text → its events. Total: whatever an endpoint sends becomes an event or a
         ProtocolViolation (which fails the turn, and the run goes on); a field of the wrong type
         that a dialect's `decode` trips over (`"error": "boom"`, a numeric delta, `1e400` tokens,
         JSON nested too deep) is a violation too, never an exception that ends the reader."""
@@ -182,7 +208,7 @@ class Dialect(ABC):
         if "\\ud" in text or "\\uD" in text:  # maybe a lone surrogate: no text can hold it
             message = _without_surrogates(message)
         try:
-            return self.decode(message)
+            return self.decode_many(message)
         except ProtocolViolation:
             raise
         except Exception as exc:  # the endpoint's data, not the harness, is wrong
