@@ -42,7 +42,19 @@ def parse_event(data: str) -> dict[str, Any]:
         raise RequestError("invalid_json", "A client event must be a JSON object.")
     if depth(event) > MAX_DEPTH:
         raise _too_deep()
+    if ("\\ud" in data or "\\uD" in data) and _lone_surrogate(event):
+        raise RequestError("invalid_json", "The event holds a lone UTF-16 surrogate (\\ud800-\\udfff "
+                           "without its pair), which is not text.")
     return event
+
+
+def _lone_surrogate(event: dict[str, Any]) -> bool:
+    """A string of `event` holds half of a UTF-16 pair: it could never be spoken, cached or logged."""
+    try:
+        json.dumps(event, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _too_deep() -> RequestError:

@@ -72,6 +72,9 @@ def raw_cases() -> list[tuple[str, str, str | None]]:
         ('{"type": {"nested": true}}', "invalid_value", "type"),
         ('{"type": "conversation.item.delete", "item_id": ["x"]}', "invalid_type", "item_id"),
         ("[1, 2]", "invalid_json", None),
+        # a lone surrogate in a text to speak once killed the response task (seen in a soak)
+        ('{"type": "conversation.item.create", "item": {"type": "message", "role": "user", '
+         '"content": [{"type": "input_text", "text": "say exactly a\\ud800"}]}}', "invalid_json", None),
     ]
 
 
