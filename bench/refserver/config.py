@@ -87,6 +87,9 @@ class RefServerConfig:
     asr: str = "auto"
     """The recognizer of the user's speech: `whisper` (bundled tiny.en), `pocketsphinx` (light,
     for load runs), or `auto` (Whisper when installed, else pocketsphinx)."""
+    tls: bool = False
+    """Serve https/wss with a self-signed certificate for 127.0.0.1/localhost, generated at start
+    into a temporary directory (see `bench.refserver.tls`; clients trust `RefServer.ca_path`)."""
 
 
 def load_reply_rules(path: str | Path) -> tuple[ReplyRule, ...]:
