@@ -49,10 +49,37 @@ def summarize_group(g: Group) -> GroupSummary:
         backends=dict(sorted(g.backends.items())), by_snr=by_snr(g), wer=wer_stats(g))
 
 
+HARNESS_LIMIT_MS = 5.0
+"""Above this p99 of event-loop lag or audio send lag, the harness itself fell behind."""
+
+
+def harness_limited(harness: dict[str, Any]) -> str | None:
+    """Why the run was limited by the harness, not the endpoint (one line); None when it was not:
+    event-loop lag p99 or audio send lag p99 (over every paced chunk) above HARNESS_LIMIT_MS."""
+    over = []
+    for key, what in (("send_lag_ms", "audio send lag"), ("loop_lag_ms", "event-loop lag")):
+        p99 = (harness.get(key) or {}).get("p99")
+        if p99 is not None and p99 > HARNESS_LIMIT_MS:
+            over.append(f"{what} p99 {p99:.1f} ms")
+    if not over:
+        return None
+    return (f"harness-limited: {' and '.join(over)} > {HARNESS_LIMIT_MS:g} ms — the client fell behind "
+            "its own schedule; latencies include its delay, do not blame the endpoint")
+
+
+def lag_stats(samples_ms: list[float]) -> dict[str, float | None]:
+    """n, p50, p99 and max of a list of lags (ms), as `harness` stores them."""
+    d = describe(samples_ms)
+    return {k: d.stat(k) for k in ("n", "p50", "p99", "max")}
+
+
 def summarize(table: TurnTable, run_id: str | None, scenario: str | None,
               harness: dict[str, Any] | None = None) -> Summary:
-    """The summary of a run: `harness` carries the harness's own figures (wall time, loop lag)."""
+    """The summary of a run: `harness` carries the harness's own figures (wall time, loop lag,
+    send lag, a load run's schedule); `harness_limited` is added from them."""
+    h = dict(harness or {})
+    h["harness_limited"] = harness_limited(h)
     return Summary(
         run_id=run_id, scenario=scenario, groups=tuple(summarize_group(g) for g in groups_of(table)),
         metrics_info={m.name: MetricInfo(m.unit, m.better, m.label) for m in METRICS.values()},
-        harness=dict(harness or {}))
+        harness=h)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -25,8 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench.analysis.groups import GroupKey, group_key
-from bench.analysis.stats import describe
-from bench.analysis.summary import summarize
+from bench.analysis.summary import lag_stats, summarize
 from bench.cli.common import bounded_int, print_summary
 from bench.cli.rundir import check_out, clear_run, make_out, resume
 from bench.common.errors import UnknownNameError, UserError
@@ -225,26 +225,37 @@ def _execute(runner: Runner, calls: list[CallSpec], console: Console) -> None:
         asyncio.run(runner.run(calls))
 
 
-def _finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: float, console: Console) -> int:
+def _finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: float, console: Console,
+            extra: dict[str, Any] | None = None) -> int:
+    """Score, summarize (with the harness's own figures and `extra`), report, print; the exit code."""
     scoring = needs_quality(runner.loaded.scenario)
     records = load_records(out, chunks=scoring)  # scoring rewrites calls.jsonl: keep everything
     if scoring:
         console.print("scoring quality (after the calls, so it disturbs no measurement)…")
         records = score_run(out, runner.loaded.scenario, records, runner.options.save_audio)
-    lag = describe(runner.lag.samples_ms)
-    harness = {"wall_s": round(wall_s, 3),
-               "loop_lag_ms": {k: lag.stat(k) for k in ("n", "p50", "p99", "max")}}
+    harness = {"wall_s": round(wall_s, 3), "loop_lag_ms": lag_stats(runner.lag.samples_ms),
+               "send_lag_ms": lag_stats(runner.send_lag_ms), **(extra or {})}
     table = read_table(out)
     summary = summarize(table, str(manifest["run_id"]), manifest["scenario"]["name"],  # type: ignore[index]
                         harness)
     write_summary(out / SUMMARY, summary)
     report = write_report(out, manifest, summary, table)
     print_summary(summary, console)
-    p99 = lag.p99
-    console.print(f"{len(records)} turns in {wall_s:.1f} s · harness event-loop lag p99 "
-                  f"{p99:.2f} ms" if p99 is not None else f"{len(records)} turns in {wall_s:.1f} s")
+    console.print(harness_line(len(records), wall_s, summary.harness))
+    if summary.harness.get("harness_limited"):
+        console.print(f"[bold red]{escape(summary.harness['harness_limited'])}[/bold red]")
     print(report.resolve(), flush=True)
     return exit_code(records)
+
+
+def harness_line(turns: int, wall_s: float, harness: dict[str, Any]) -> str:
+    """`N turns in S s · harness event-loop lag p99 … · send lag p99 …` (what was measured)."""
+    parts = [f"{turns} turns in {wall_s:.1f} s"]
+    for key, what in (("loop_lag_ms", "harness event-loop lag"), ("send_lag_ms", "audio send lag")):
+        p99 = (harness.get(key) or {}).get("p99")
+        if p99 is not None:
+            parts.append(f"{what} p99 {p99:.2f} ms")
+    return " · ".join(parts)
 
 
 def exit_code(records: list[TurnRecord]) -> int:

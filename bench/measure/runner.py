@@ -9,7 +9,7 @@ import base64
 import contextlib
 import datetime as dt
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -22,6 +22,7 @@ from bench.measure.session import Session, SessionOptions, WireCache
 from bench.measure.timeline import Timeline
 from bench.measure.transports.base import Endpoint, Transport, now_ns
 from bench.measure.transports.websocket import WebSocketTransport
+from bench.metrics.harness import SCHEDULED_MARK
 from bench.metrics.latency import first_audible_ns
 from bench.metrics.registry import measure_metrics
 from bench.metrics.spec import TurnInputs
@@ -134,9 +135,36 @@ class Runner:
         self.loaded, self.store, self.options, self.urls = loaded, store, options, urls
         self.progress = progress or (lambda _r: None)
         self.lag = LoopLag()
+        self.send_lag_ms: list[float] = []
+        """Send lag of every paced input chunk of the run (ms), for the harness-limited check."""
         self.wire: WireCache = {}
 
     async def run(self, calls: list[CallSpec]) -> None:
+        """Every call, at most `concurrency` at a time."""
+        self.prepare(calls)
+        sem = asyncio.Semaphore(self.options.concurrency)
+
+        async def one(call: CallSpec) -> None:
+            async with sem:
+                await self.run_call(call)
+
+        async with self.measuring():
+            await asyncio.gather(*(one(c) for c in calls))
+
+    @contextlib.asynccontextmanager
+    async def measuring(self) -> AsyncIterator[None]:
+        """While calls run: the event-loop lag monitor, and a worker thread that yields the GIL fast."""
+        monitor = asyncio.create_task(self.lag.run())
+        try:
+            with responsive_gil():
+                yield
+        finally:
+            monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor
+
+    def prepare(self, calls: list[CallSpec]) -> None:
+        """Encode every input clip in its wire format now, so none is encoded while measuring."""
         for c in calls:
             fmt = "pcm16" if c.transport in MEDIA_TRANSPORTS else \
                 get_dialect(c.target.dialect).input_format or self.loaded.scenario.session.audio_format
@@ -144,28 +172,17 @@ class Runner:
                 key = (id(t.utterance.clip), fmt) if t.utterance is not None else None
                 if t.utterance is not None and key is not None and key not in self.wire:
                     self.wire[key] = encode_wire(t.utterance.clip, fmt)
-        sem = asyncio.Semaphore(self.options.concurrency)
-        monitor = asyncio.create_task(self.lag.run())
-
-        async def one(call: CallSpec) -> None:
-            async with sem:
-                await self.run_call(call)
-
-        try:
-            with responsive_gil():
-                await asyncio.gather(*(one(c) for c in calls))
-        finally:
-            monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await monitor
 
     def _options(self, call: CallSpec) -> SessionOptions:
         s = self.loaded.scenario
         return SessionOptions(s.session, None, call.target.dialect, self.options.paced, s.turn_timeout_s)
 
-    async def run_call(self, call: CallSpec) -> None:
+    async def run_call(self, call: CallSpec, scheduled_ns: int | None = None) -> None:
+        """One call, every turn recorded; `scheduled_ns` (load runs): when it was due to start."""
         url, timeout = self.urls[call.target.name], self.loaded.scenario.connect_timeout_s
         session = Session(make_transport(call.transport, url, timeout), self._options(call), self.wire)
+        if scheduled_ns is not None:
+            session.open_marks[SCHEDULED_MARK] = scheduled_ns
         turns = list(enumerate(call.conversation.turns))
         try:
             try:
@@ -202,7 +219,9 @@ class Runner:
             fault = exc
         except Exception as exc:  # never lose a turn to a harness bug: record it, go on
             fault = harness_error(exc)
-        record = await asyncio.to_thread(self._record, call, session, i, turn, tl, fault, started)
+        lags = session.send_lag_ms
+        self.send_lag_ms.extend(lags)
+        record = await asyncio.to_thread(self._record, call, session, i, turn, tl, fault, started, lags)
         self.store.append(record)
         self.progress(record)
         return fault
@@ -218,7 +237,7 @@ class Runner:
             self.progress(record)
 
     def _record(self, call: CallSpec, session: Session, i: int, turn: TurnSpec, tl: Timeline,
-                fault: EndpointFault | None, started: str) -> TurnRecord:
+                fault: EndpointFault | None, started: str, lags: list[float] | None = None) -> TurnRecord:
         fmt = tl.audio_format
         out = decode_wire(b"".join(c for _, c in tl.out_chunks), fmt)
         sizes = [len(decode_wire(c, fmt).samples) for _, c in tl.out_chunks]
@@ -228,7 +247,7 @@ class Runner:
                 tl.mark("first_audible", fa)
         origin = session.open_marks.get("connect_start", min(tl.marks.values(), default=0))
         marks = {k: (v - origin) / 1e6 for k, v in sorted(tl.marks.items(), key=lambda kv: kv[1])}
-        inputs = TurnInputs(tl.mode, marks, tl.usage, sizes, out.rate, call.target.pricing_key)
+        inputs = TurnInputs(tl.mode, marks, tl.usage, sizes, out.rate, call.target.pricing_key, lags or ())
         metrics = measure_metrics(inputs)
         audio = self._save_audio(call, i, tl, out, fmt) if self.options.save_audio else {}
         return TurnRecord(

@@ -104,6 +104,9 @@ class Session:
         self._reader: asyncio.Task[None] | None = None
         self._finished: set[str] = set()
         """Ids of the responses of earlier turns: their late events belong to no turn."""
+        self.send_lag_ms: list[float] = []
+        """This turn's audio send lag: for each paced 20 ms chunk, when the transport sent it
+        minus when it was due (ms). Empty for text turns, unpaced sends and media tracks."""
 
     # --- connection --------------------------------------------------------------------------
 
@@ -207,6 +210,7 @@ class Session:
         """Send one user turn and collect the response into `timeline`. Raises EndpointFault."""
         self._drain()
         self._silent_since = None
+        self.send_lag_ms = []
         timeline.input_format = self.input_format
         deadline = now_ns() + int(self.options.turn_timeout_s * 1e9)
         speech_stopped = asyncio.Event()
@@ -270,7 +274,10 @@ class Session:
         if self.transport.media_audio:
             return await self.transport.send_audio(chunk)
         await self._pace(t0, k)
-        return await self._send(self.dialect.append_audio(chunk))
+        sent = await self._send(self.dialect.append_audio(chunk))
+        if self.options.paced:
+            self.send_lag_ms.append((sent - self._due(t0, k)) / 1e6)
+        return sent
 
     async def _stream_silence(self, tl: Timeline, stopped: asyncio.Event) -> None:
         """An open microphone after the clip, until the server hears the end of speech. A media
@@ -287,10 +294,15 @@ class Session:
             tl.sent_audio += chunk
         await self._send_if(self.dialect.audio_end(), 0)  # the microphone closes without an answer
 
+    @staticmethod
+    def _due(t0: int, k: int) -> int:
+        """When chunk k of a stream started at t0 is due (ns): when its last sample is captured."""
+        return t0 + (k + 1) * CHUNK_MS * 1_000_000
+
     async def _pace(self, t0: int, k: int) -> None:
         """Wait until chunk k is due: a microphone delivers it when its last sample is captured."""
         if self.options.paced:
-            delay = (t0 + (k + 1) * CHUNK_MS * 1_000_000 - now_ns()) / 1e9
+            delay = (self._due(t0, k) - now_ns()) / 1e9
             if delay > 0:
                 await asyncio.sleep(delay)
         elif k % 50 == 49:

@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from bench.common.errors import UnknownNameError
 from bench.metrics.cost import COST
 from bench.metrics.dnsmos import DNSMOS
+from bench.metrics.harness import HARNESS
 from bench.metrics.latency import LATENCY, THROUGHPUT
 from bench.metrics.pesq import PESQ
 from bench.metrics.spec import Family, Metric, TurnInputs, Values
 from bench.metrics.wer_scoring import ASR, WER
 
-FAMILIES: tuple[Family, ...] = (LATENCY, THROUGHPUT, COST, WER, ASR, PESQ, DNSMOS)
+FAMILIES: tuple[Family, ...] = (LATENCY, THROUGHPUT, COST, WER, ASR, PESQ, DNSMOS, HARNESS)
 """The registry, in report order."""
 
 METRICS: dict[str, Metric] = {m.name: m for f in FAMILIES for m in f.metrics}

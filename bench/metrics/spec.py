@@ -75,6 +75,8 @@ class TurnInputs:
     """Sample rate of those chunks; None when unknown (an old record without chunks)."""
     price_key: str | None = None
     """Pricing table key of the target's model; None: no price applies."""
+    send_lag_ms: Sequence[float] = ()
+    """Send lag (ms) of each paced input audio chunk; not stored in records (only its p50/p99/max)."""
 
     @property
     def output_audio_s(self) -> float | None:

@@ -185,7 +185,9 @@ class Summary:
     metrics_info: dict[str, MetricInfo] = field(default_factory=dict)
     """Every registered metric."""
     harness: dict[str, Any] = field(default_factory=dict)
-    """Figures of the harness itself (`wall_s`, `loop_lag_ms` {n, p50, p99, max})."""
+    """Figures of the harness itself: `wall_s`, `loop_lag_ms` and `send_lag_ms` ({n, p50, p99, max}),
+    `harness_limited` (why the client fell behind, one line, or null), and for `rtbench load`
+    `load` (schedule, requested vs achieved rate, schedule delay, goodput, sweep steps)."""
     schema_version: int = SUMMARY_VERSION
     """The version this summary is in (always SUMMARY_VERSION once read)."""
 
