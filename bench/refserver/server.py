@@ -10,13 +10,15 @@ import itertools
 import threading
 import time
 import weakref
+from pathlib import Path
 from types import TracebackType
 
 from aiohttp import WSMsgType, web
 
-from bench.refserver import asr, auth
+from bench.refserver import asr, auth, tls
 from bench.refserver.config import RefServerConfig
 from bench.refserver.ephemeral import SecretStore
+from bench.refserver.gemini_ws import GeminiEndpoint
 from bench.refserver.httperrors import error_response
 from bench.refserver.memory import Occupancy
 from bench.refserver.session import RealtimeSession
@@ -113,6 +115,7 @@ def create_app(config: RefServerConfig) -> web.Application:
     app[_OCCUPANCY] = Occupancy()
     app.router.add_get(REALTIME_PATH, _realtime)
     WebRtcEndpoint(config, app[_COUNTER], secrets, app[_OCCUPANCY]).install(app)
+    GeminiEndpoint(config, app[_COUNTER], app[_OCCUPANCY], app[_SOCKETS]).install(app)
     transcription_routes(app)  # POST /v1/audio/transcriptions (pocketsphinx)
     app.on_shutdown.append(_close_sockets)
     app.on_cleanup.append(_stop_occupancy)
@@ -126,13 +129,16 @@ class RefServer:
         self.config = config
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._cert: tls.SelfSigned | None = None
 
     async def start(self) -> str:
         """Bind and serve; returns the WebSocket URL with the real port."""
         runner = web.AppRunner(create_app(self.config), access_log=None, shutdown_timeout=2.0)
         await runner.setup()
         self._runner = runner
-        site = web.TCPSite(runner, self.config.host, self.config.port)
+        self._cert = tls.generate() if self.config.tls else None
+        site = web.TCPSite(runner, self.config.host, self.config.port,
+                           ssl_context=self._cert.server_context() if self._cert else None)
         await asyncio.gather(site.start(), asr.prewarm(self.config.asr))
         self._port = int(runner.addresses[0][1])
         return self.url
@@ -141,16 +147,24 @@ class RefServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._cert is not None:
+            self._cert.remove()
+            self._cert = None
 
     @property
     def base_url(self) -> str:
         if self._port is None:
             raise RuntimeError("RefServer is not started")
-        return f"http://{self.config.host}:{self._port}"
+        return f"{'https' if self.config.tls else 'http'}://{self.config.host}:{self._port}"
 
     @property
     def url(self) -> str:
-        return self.base_url.replace("http://", "ws://", 1) + REALTIME_PATH
+        return self.base_url.replace("http", "ws", 1) + REALTIME_PATH
+
+    @property
+    def ca_path(self) -> Path | None:
+        """With `tls`, the generated certificate a client trusts (see `tls.client_context`)."""
+        return self._cert.cert_path if self._cert is not None else None
 
 
 class ThreadedRefServer:
@@ -182,6 +196,10 @@ class ThreadedRefServer:
     @property
     def base_url(self) -> str:
         return self.server.base_url
+
+    @property
+    def ca_path(self) -> Path | None:
+        return self.server.ca_path
 
     def _main(self) -> None:
         asyncio.run(self._serve())
