@@ -59,8 +59,11 @@ def presented_key(request: web.Request) -> str | None:
     scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and bearer.strip():
         return bearer.strip()
-    if request.headers.get("api-key", "").strip():
-        return request.headers["api-key"].strip()
+    for header in ("api-key", "x-goog-api-key"):  # Azure's, Gemini's
+        if request.headers.get(header, "").strip():
+            return request.headers[header].strip()
+    if request.query.get("key", "").strip():  # Gemini's query form
+        return request.query["key"].strip()
     for protocol in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
         protocol = protocol.strip()
         if protocol.startswith(INSECURE_KEY_PROTOCOL) and len(protocol) > len(INSECURE_KEY_PROTOCOL):
