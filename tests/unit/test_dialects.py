@@ -99,7 +99,7 @@ def test_dialect_detection_from_session_created() -> None:
 
 
 def test_unknown_dialect_lists_valid_names() -> None:
-    with pytest.raises(UnknownNameError, match="valid: auto, openai-beta, openai-ga"):
+    with pytest.raises(UnknownNameError, match="valid: auto, gemini-live, openai-beta, openai-ga"):
         get_dialect("gemini")
 
 

@@ -7,12 +7,14 @@ from collections.abc import Callable
 
 from bench.common.errors import UnknownNameError
 from bench.measure.dialects.base import Credentials, Dialect, ErrorInfo, Handshake, Kind, SessionEvent
+from bench.measure.dialects.gemini import GeminiLive
 from bench.measure.dialects.openai import OpenAIAuto, OpenAIBeta, OpenAIGA
 
 DIALECTS: dict[str, Callable[[], Dialect]] = {
     "auto": OpenAIAuto,
     "openai-ga": OpenAIGA,
     "openai-beta": OpenAIBeta,
+    "gemini-live": GeminiLive,
 }
 """The registry of dialects by name → a factory of a fresh dialect."""
 
