@@ -4,7 +4,9 @@ It speaks the protocol over WebSocket at /v1/realtime and over WebRTC (POST /v1/
 ephemeral keys from POST /v1/realtime/client_secrets) with energy VAD, pocketsphinx ASR, a
 deterministic responder (echo, scripted replies, "say exactly ...") and espeak-ng voices, and
 it can add known first-token delays and inject faults. With `--api-key-env VAR` every route
-requires the key held in VAR. Runs until Ctrl-C.
+requires the key held in VAR. It also speaks Gemini Live at the official BidiGenerateContent
+path; `--tls` serves https/wss on a self-signed certificate generated at start (the google-genai
+SDK insists on TLS), whose path it prints. Runs until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from bench.common.errors import UserError
 from bench.refserver import Faults, RefServer, RefServerConfig
 from bench.refserver.auth import exposure_warning
 from bench.refserver.config import load_reply_rules
+from bench.refserver.gemini import PATH as GEMINI_PATH
+from bench.refserver.server import REALTIME_PATH
 from bench.refserver.variants import VARIANTS
 
 NAME = "serve"
@@ -53,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--asr", choices=["auto", "whisper", "pocketsphinx"], default=defaults.asr,
                         help="recognizer of the user's speech: Whisper tiny.en when installed "
                         "(auto), or the light pocketsphinx (default: %(default)s)")
+    parser.add_argument("--tls", action="store_true", help="serve https/wss on a self-signed "
+                        "certificate for 127.0.0.1/localhost generated at start (path printed)")
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--fault-handshake-status", type=int, metavar="STATUS",
                         help="reject every WebSocket upgrade with this HTTP status (e.g. 401, 429)")
@@ -76,7 +82,7 @@ def config_from_args(args: argparse.Namespace) -> RefServerConfig:
         first_delay_jitter_ms=args.first_delay_jitter_ms, seed=args.seed, pace=args.pace,
         chunk_ms=args.chunk_ms,
         replies=load_reply_rules(args.replies) if args.replies else (),
-        api_key=_api_key(args.api_key_env), asr=args.asr,
+        api_key=_api_key(args.api_key_env), asr=args.asr, tls=args.tls,
         faults=Faults(handshake_status=args.fault_handshake_status,
                       drop_after_events=args.fault_drop_after_events,
                       stall_ms=args.fault_stall_ms, webrtc_status=args.fault_webrtc_status,
@@ -117,6 +123,9 @@ async def _serve(config: RefServerConfig) -> None:
           f"POST {server.base_url}/v1/realtime/client_secrets (ephemeral keys)", flush=True)
     print(f"transcriptions: POST {server.base_url}/v1/audio/transcriptions (OpenAI-compatible; "
           "model pocketsphinx)", flush=True)
+    print(f"Gemini Live: {server.url.removesuffix(REALTIME_PATH)}{GEMINI_PATH}", flush=True)
+    if server.ca_path is not None:
+        print(f"TLS certificate (trust it as a CA): {server.ca_path}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):

@@ -32,6 +32,8 @@ VERSIONS = ("v1alpha", "v1beta")
 PATHS = tuple(f"/ws/google.ai.generativelanguage.{v}.GenerativeService.{m}"
               for v in VERSIONS for m in METHODS)
 """The official WebSocket paths (`live.py` builds `{base}/ws/google.ai.generativelanguage.…`)."""
+PATH = PATHS[VERSIONS.index("v1beta") * len(METHODS)]
+"""The path the SDK connects to by default (v1beta, `BidiGenerateContent`)."""
 CLOSE_INVALID = 1007
 """Close code for a frame the server cannot take (Gemini's "invalid frame payload data")."""
 CLOSE_POLICY = 1008
