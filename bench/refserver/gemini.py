@@ -28,7 +28,8 @@ from bench.common.audio import Clip, resample
 
 JSON = dict[str, Any]
 METHODS = ("BidiGenerateContent", "BidiGenerateContentConstrained")
-VERSIONS = ("v1alpha", "v1beta")
+VERSIONS = ("v1", "v1alpha", "v1beta")
+"""API versions served (google-genai 3 connects to v1 by default, the docs show v1beta)."""
 PATHS = tuple(f"/ws/google.ai.generativelanguage.{v}.GenerativeService.{m}"
               for v in VERSIONS for m in METHODS)
 """The official WebSocket paths (`live.py` builds `{base}/ws/google.ai.generativelanguage.…`)."""
@@ -192,13 +193,17 @@ def pcm_rate(mime: Any, where: str) -> int:
     return INPUT_RATE
 
 
+_URLSAFE = str.maketrans("-_", "+/")
+
+
 def audio_append(blob: Any, where: str) -> JSON:
     """An `input_audio_buffer.append` of a PCM16 `Blob`, resampled to the session's rate."""
     blob = _object(blob, where)
     rate = pcm_rate(get(blob, "mimeType"), where)
     data = get(blob, "data")
-    try:
-        raw = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+    try:  # proto3 JSON bytes: standard or URL-safe base64 (the SDK sends URL-safe), padded or not
+        raw = base64.b64decode((data + "=" * (-len(data) % 4)).translate(_URLSAFE),
+                               validate=True) if isinstance(data, str) else None
     except binascii.Error:
         raw = None
     if raw is None or len(raw) % 2:
