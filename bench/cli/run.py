@@ -143,8 +143,9 @@ def endpoints(targets: list[Target]) -> Iterator[dict[str, str]]:
         yield urls
 
 
-def _manifest(loaded: LoadedScenario, run_id: str, targets: list[Target], options: RunOptions,
-              plan: dict[str, object]) -> Manifest:
+def new_manifest(loaded: LoadedScenario, run_id: str, targets: list[Target], options: RunOptions,
+                 plan: dict[str, object]) -> Manifest:
+    """The manifest of a new run (`rtbench run` and `rtbench load`)."""
     infos = tuple(TargetInfo(t.name, t.public(), PriceApplied.lookup(t.pricing_key, simulated=t.url is None))
                   for t in targets)
     simulated = [t for t in infos if t.price.simulated and t.price.model]
@@ -193,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     make_out(out)
     options = RunOptions(run_id, paced=paced, concurrency=args.concurrency or s.concurrency,
                          save_audio=not args.no_audio)
-    manifest = manifest or _manifest(loaded, run_id, targets, options, plan)
+    manifest = manifest or new_manifest(loaded, run_id, targets, options, plan)
     store = RunStore(out)
     store.write_manifest(manifest.to_json())
     started = time.perf_counter()
@@ -203,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     store.close()
     manifest = replace(manifest, ended_at=dt.datetime.now(dt.UTC).isoformat())
     store.write_manifest(manifest.to_json())
-    return _finish(out, manifest.to_json(), runner, time.perf_counter() - started, console)
+    return finish(out, manifest.to_json(), runner, time.perf_counter() - started, console)
 
 
 def _execute(runner: Runner, calls: list[CallSpec], console: Console) -> None:
@@ -225,8 +226,8 @@ def _execute(runner: Runner, calls: list[CallSpec], console: Console) -> None:
         asyncio.run(runner.run(calls))
 
 
-def _finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: float, console: Console,
-            extra: dict[str, Any] | None = None) -> int:
+def finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: float, console: Console,
+           extra: dict[str, Any] | None = None) -> int:
     """Score, summarize (with the harness's own figures and `extra`), report, print; the exit code."""
     scoring = needs_quality(runner.loaded.scenario)
     records = load_records(out, chunks=scoring)  # scoring rewrites calls.jsonl: keep everything

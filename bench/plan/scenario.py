@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -126,6 +126,35 @@ class Compare(_Strict):
     candidates: list[str] = Field(min_length=1)
 
 
+SloStat = Literal["p50", "p90", "p95", "p99", "max", "mean"]
+SLO_STATS: tuple[str, ...] = get_args(SloStat)
+"""The statistics an SLO may bound."""
+
+
+class Slo(BaseModel):
+    """Service-level objectives for `rtbench load`: a bound per metric statistic
+    (`v2v_ms: {p95: 1200}`) and on the share of failed calls (`error_rate: 0.01`). Goodput counts
+    the calls that meet every bound; a sweep reports the highest level that meets them all."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, use_attribute_docstrings=True)
+    __pydantic_extra__: dict[str, dict[SloStat, float]] = Field(init=False)
+    error_rate: float | None = Field(None, ge=0.0, le=1.0)
+    """Failed calls ÷ calls must be at most this."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Slo:
+        for metric, stats in (self.model_extra or {}).items():
+            if not stats:
+                raise ValueError(f"{metric}: give at least one statistic bound, e.g. {{p95: 1200}}")
+            if any(not v > 0 for v in stats.values()):
+                raise ValueError(f"{metric}: bounds must be positive numbers")
+        return self
+
+    def bounds(self) -> dict[str, dict[str, float]]:
+        """Metric → {statistic: bound}."""
+        return {k: dict(v) for k, v in (self.model_extra or {}).items()}
+
+
 class Turn(_Strict):
     """One user turn: an utterance from the corpus (by id) or a text message."""
 
@@ -160,6 +189,7 @@ class Scenario(_Strict):
     quality: Quality | None = None
     compare: Compare | None = None
     turn_timeout_s: float = Field(30.0, gt=0, le=3600)
+    slo: Slo | None = Field(None, description="service-level objectives for `rtbench load` (goodput)")
     connect_timeout_s: float = Field(
         10.0, gt=0, le=600, description="bounds connecting: WebSocket handshake, or SDP + ICE + DTLS")
 
