@@ -18,6 +18,7 @@ from bench.common.audio import decode_wire, encode_wire
 from bench.common.errors import ConnectionLost, EndpointFault, HarnessError, TurnTimeout, UnknownNameError
 from bench.common.redact import register_secret, scrub
 from bench.measure.dialects import Credentials, Dialect, get_dialect
+from bench.measure.nulls import null_reasons
 from bench.measure.session import Session, SessionOptions, WireCache
 from bench.measure.timeline import Timeline
 from bench.measure.transports.base import Endpoint, Transport, now_ns
@@ -257,6 +258,8 @@ class Runner:
             utterance=turn.label, repeat=call.repeat, warmup=call.warmup, mode=tl.mode,
             ok=fault is None, error=TurnError(scrub(fault.cause), scrub(str(fault))) if fault else None,
             marks=marks, metrics=metrics if fault is None else {},
+            null_reasons=null_reasons(metrics if fault is None else {}, marks, tl.mode,
+                                      session.dialect.missing_marks),
             usage=tl.usage.to_dict() if tl.usage else None, reference_text=turn.reference_text,
             input_transcript=tl.input_transcript, output_transcript=tl.output_text,
             response_status=tl.status,

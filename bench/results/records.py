@@ -122,6 +122,9 @@ class TurnRecord:
     started_at: str = ""
     output_rate: int | None = None
     """Sample rate of `output_chunks`' sample counts; None when unknown."""
+    null_reasons: dict[str, str] = field(default_factory=dict)
+    """Metric → why it is null when the protocol has no event for a mark it needs (Gemini Live's
+    `vad_ms`: no end-of-speech event); absent for metrics that are null for other reasons."""
     schema_version: int = RECORD_VERSION
 
     def to_json(self) -> dict[str, Any]:

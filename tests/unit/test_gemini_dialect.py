@@ -404,11 +404,17 @@ def test_the_runner_measures_a_gemini_target(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("GEMINI_API_KEY", "g3mini")
     target = Target("gemini", URL, "gemini-live", MODEL, "GEMINI_API_KEY")
     twins: list[GeminiTwin] = [GeminiTwin()]
-    records, made = run_on_twin(monkeypatch, tmp_path, scenario(MANUAL),
+    records, made = run_on_twin(monkeypatch, tmp_path, scenario(SETTINGS),
                                 calls(target, [TurnSpec(utterance(), None), TurnSpec(None, "hi")]), twins[0])
     assert [(r.ok, r.dialect, r.output_transcript) for r in records] == [(True, "gemini-live", "beep")] * 2
     assert made[0].peer is not None and made[0].peer.endpoint.headers["x-goog-api-key"] == "g3mini"
     for r in records:
         assert r.metrics["ttfb_ms"] is not None and r.metrics["cost_usd"] is not None
         assert r.metrics["vad_ms"] is None
+    audio, text = records
+    assert audio.mode == "server_vad" and audio.input_transcript == "hello"
+    assert audio.metrics["v2v_ms"] is not None and audio.metrics["ttfa_ms"] is not None
+    # null with the reason: Gemini Live has no end-of-speech event; a text turn has no vad_ms at all
+    assert audio.null_reasons == {"vad_ms": f"no speech_stopped mark: {MISSING_MARKS['speech_stopped']}"}
+    assert text.null_reasons == {}
     assert "g3mini" not in (tmp_path / "calls.jsonl").read_text()
