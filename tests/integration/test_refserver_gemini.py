@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,29 +14,15 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bench.common.audio import concat, silence
-from bench.refserver import Faults, RefServer, RefServerConfig, ReplyRule
+from bench.refserver import Faults, RefServer, ReplyRule
 from bench.refserver.config import ResponseFault
 from bench.refserver.gemini import PATH
-from tests.integration.test_refserver_wire import FAST, speech
+from tests.integration.test_refserver_wire import FAST, serve, speech
 
 pytestmark = pytest.mark.integration
+__all__ = ["serve"]  # the fixture
 
-Open = Callable[..., Awaitable[ClientConnection]]
-
-
-@pytest.fixture
-async def server_of() -> AsyncIterator[Callable[[RefServerConfig], Awaitable[RefServer]]]:
-    servers: list[RefServer] = []
-
-    async def start(config: RefServerConfig) -> RefServer:
-        server = RefServer(config)
-        await server.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        await server.stop()
+Serve = Callable[..., Awaitable[RefServer]]
 
 
 def gemini_url(server: RefServer, query: str = "") -> str:
@@ -68,10 +54,10 @@ async def say(ws: ClientConnection, text: str, trailing_s: float) -> None:
             "mimeType": "audio/pcm;rate=16000", "data": base64.b64encode(pcm[i:i + 3200]).decode()}}}))
 
 
-async def test_speech_during_a_response_interrupts_it(server_of: Any) -> None:
+async def test_speech_during_a_response_interrupts_it(serve: Serve) -> None:
     """The first-delay knob holds the first response back; the user speaks again meanwhile:
     interrupted → turnComplete (no generationComplete), then the second turn is answered."""
-    server = await server_of(replace(FAST, first_delay_ms=1500, replies=(
+    server = await serve(replace(FAST, first_delay_ms=1500, replies=(
         ReplyRule("hello", "First answer."), ReplyRule("stop", "Second answer."))))
     async with connect(gemini_url(server)) as ws:
         await setup(ws, outputAudioTranscription={})
@@ -88,8 +74,8 @@ async def test_speech_during_a_response_interrupts_it(server_of: Any) -> None:
     assert second[-1]["usageMetadata"]["responseTokenCount"] > 0
 
 
-async def test_an_injected_response_error_closes_with_1011(server_of: Any) -> None:
-    server = await server_of(replace(FAST, faults=Faults(error_on_response=ResponseFault(
+async def test_an_injected_response_error_closes_with_1011(serve: Serve) -> None:
+    server = await serve(replace(FAST, faults=Faults(error_on_response=ResponseFault(
         "server_error", "injected failure"))))
     async with connect(gemini_url(server)) as ws:
         await setup(ws)
@@ -106,8 +92,8 @@ async def test_an_injected_response_error_closes_with_1011(server_of: Any) -> No
     ('{"setup": {"model": "m"}, "clientContent": {}}', 1007),
     ("not json", 1007),
 ])
-async def test_invalid_frames_close_the_gemini_way(server_of: Any, frame: str, code: int) -> None:
-    server = await server_of(FAST)
+async def test_invalid_frames_close_the_gemini_way(serve: Serve, frame: str, code: int) -> None:
+    server = await serve(FAST)
     async with connect(gemini_url(server)) as ws:
         await ws.send(frame)
         with pytest.raises(ConnectionClosed) as caught:
@@ -115,8 +101,8 @@ async def test_invalid_frames_close_the_gemini_way(server_of: Any, frame: str, c
     assert caught.value.rcvd is not None and caught.value.rcvd.code == code
 
 
-async def test_the_key_comes_as_header_or_query(server_of: Any) -> None:
-    server = await server_of(replace(FAST, api_key="k-123"))
+async def test_the_key_comes_as_header_or_query(serve: Serve) -> None:
+    server = await serve(replace(FAST, api_key="k-123"))
     async with connect(gemini_url(server), additional_headers={"x-goog-api-key": "k-123"}) as ws:
         await setup(ws)
     async with connect(gemini_url(server, "?key=k-123")) as ws:
