@@ -6,6 +6,10 @@ Prints the difference of p50 `ttfb_ms` and its error against DELAY (goal: within
 turns each), and the harness's event-loop lag.
 
     .venv/bin/python benchmarks/ttfb_accuracy.py [--delay-ms 300] [--repeats 10] [--transport websocket]
+        [--dialect auto|openai-ga|openai-beta|gemini-live]
+
+With `--dialect` other than auto the two endpoints are named targets of that dialect (a
+targets file written for the run); `gemini-live` speaks to the endpoints' Gemini Live face.
 """
 
 from __future__ import annotations
@@ -21,25 +25,42 @@ from pathlib import Path
 from bench.cli.main import main as rtbench
 from bench.refserver.child import ChildRefServer
 from bench.refserver.config import RefServerConfig
+from bench.refserver.gemini import PATH as GEMINI_PATH
 
 HERE = Path(__file__).resolve().parent
 
 
-def measure(delay_ms: float, repeats: int, transport: str, out: Path) -> dict[str, object]:
+def _named(urls: dict[str, str], dialect: str, out: Path) -> list[str]:
+    """A targets file naming the endpoints, in `dialect`: the arguments that select them."""
+    if dialect == "gemini-live":
+        urls = {name: url.split("/v1/")[0] + GEMINI_PATH for name, url in urls.items()}
+    entries = "".join(f"  {name}: {{url: {url}, dialect: {dialect}, model: ref-realtime, "
+                      f"api_key_env: RTBENCH_BENCH_KEY, pricing: gpt-realtime}}\n"
+                      for name, url in urls.items())
+    out.write_text(f"targets:\n{entries}")
+    return ["--targets", str(out), *(a for name in urls for a in ("--target", name))]
+
+
+def measure(delay_ms: float, repeats: int, transport: str, out: Path,
+            dialect: str = "auto") -> dict[str, object]:
     with ExitStack() as stack:
         base = stack.enter_context(ChildRefServer(RefServerConfig(first_delay_ms=0.0)))
         slow = stack.enter_context(ChildRefServer(RefServerConfig(first_delay_ms=delay_ms)))
         os.environ.setdefault("RTBENCH_BENCH_KEY", "sk-local-benchmark")  # URL targets send a key
-        code = rtbench(["run", str(HERE / "ttfb_accuracy.yaml"), "--target", base, "--target", slow,
-                        "--transport", transport, "--repeats", str(repeats), "--out", str(out),
-                        "--no-audio", "--api-key-env", "RTBENCH_BENCH_KEY"])
+        names = {"base": base.split("/")[2], "slow": slow.split("/")[2]}
+        select = ["--target", base, "--target", slow, "--api-key-env", "RTBENCH_BENCH_KEY"]
+        if dialect != "auto":
+            names = {"base": "base", "slow": "slow"}
+            select = _named({"base": base, "slow": slow}, dialect, out.parent / "targets.yaml")
+        code = rtbench(["run", str(HERE / "ttfb_accuracy.yaml"), *select, "--transport", transport,
+                        "--repeats", str(repeats), "--out", str(out), "--no-audio"])
         if code != 0:
             raise SystemExit(f"run failed with exit code {code}")
     summary = json.loads((out / "summary.json").read_text())
-    by_url = {g["target"]: g for g in summary["groups"]}
-    g0, g1 = by_url[base.split("/")[2]], by_url[slow.split("/")[2]]
+    by_name = {g["target"]: g for g in summary["groups"]}
+    g0, g1 = by_name[names["base"]], by_name[names["slow"]]
     p0, p1 = g0["metrics"]["ttfb_ms"]["p50"], g1["metrics"]["ttfb_ms"]["p50"]
-    return {"transport": transport, "turns_each": g0["metrics"]["ttfb_ms"]["n"],
+    return {"transport": transport, "dialect": dialect, "turns_each": g0["metrics"]["ttfb_ms"]["n"],
             "ttfb_p50_ms": [round(p0, 3), round(p1, 3)], "difference_ms": round(p1 - p0, 3),
             "error_ms": round(p1 - p0 - delay_ms, 3),
             "v2v_p50_ms": [round(g["metrics"]["v2v_ms"]["p50"], 3) for g in (g0, g1)],
@@ -51,9 +72,10 @@ def main() -> int:
     p.add_argument("--delay-ms", type=float, default=300.0)
     p.add_argument("--repeats", type=int, default=10, help="x 2 sentences = turns per endpoint")
     p.add_argument("--transport", default="websocket")
+    p.add_argument("--dialect", default="auto", help="auto (URL targets) or a registered dialect")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        result = measure(args.delay_ms, args.repeats, args.transport, Path(tmp) / "run")
+        result = measure(args.delay_ms, args.repeats, args.transport, Path(tmp) / "run", args.dialect)
     print(json.dumps(result, indent=2))
     return 0
 
