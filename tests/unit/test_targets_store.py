@@ -34,7 +34,7 @@ def test_targets_file_and_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_targets_file_errors_name_the_line(tmp_path: Path) -> None:
     f = tmp_path / "targets.yaml"
     f.write_text("targets:\n  a:\n    url: wss://h/v1/realtime\n    dialect: klingon\n")
-    with pytest.raises(ScenarioError, match=r"targets.yaml:4: targets.a.dialect: .*valid: auto, gemini-live, openai-beta"):
+    with pytest.raises(ScenarioError, match=r"targets.yaml:4: targets.a.dialect: .*valid: auto, gemini-live"):
         TargetBook.load(auth_catalog(), f)
     f.write_text("targets:\n  a:\n    url: wss://h/v1/realtime\n    dialect: openai-ga\n    auth: query\n")
     with pytest.raises(ScenarioError, match=r"targets.yaml:5: targets.a.auth: .*'openai-ga' does not accept"
