@@ -9,16 +9,23 @@ and in other contexts (other calls, other threads), aioice behaves as before.
 
     with gather_only(["127.0.0.1"]):
         await pc.setLocalDescription(await pc.createOffer())
+
+`IceServer` is a STUN/TURN server a target names (`ice_servers:` in a targets file); its
+username and credential are read from environment variables at connect time (`resolve`) and
+registered as secrets, so no stored text carries them.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 
-import aioice.ice
+from bench.common.errors import MissingApiKeyError
+from bench.common.redact import register_secret
 
 HostAddresses = Callable[[bool, bool], list[str]]
 
@@ -35,6 +42,8 @@ def chosen_addresses() -> tuple[str, ...] | None:
 
 def install() -> None:
     """Patch `aioice.ice.get_host_addresses` once; calling it again changes nothing."""
+    import aioice.ice  # loads slowly: only when WebRTC gathers
+
     current: HostAddresses = aioice.ice.get_host_addresses
     if getattr(current, _ORIGINAL_ATTR, None) is not None:
         return
@@ -65,3 +74,40 @@ def gather_only(addresses: Sequence[str]) -> Iterator[None]:
         yield
     finally:
         _ADDRESSES.reset(token)
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server: its URLs and the environment variables holding its credentials."""
+
+    urls: tuple[str, ...]
+    """`stun:host:port`, `turn:host:port?transport=udp`, `turns:…` URLs of one server."""
+    username_env: str | None = None
+    """Environment variable holding the TURN username (never the username itself)."""
+    credential_env: str | None = None
+    """Environment variable holding the TURN credential (never the credential itself)."""
+
+    def resolve(self, owner: str) -> ResolvedIceServer:
+        """The URLs with the credentials read from the environment (registered as secrets);
+        MissingApiKeyError naming the variable (and `owner`, the target) when one is unset."""
+        return ResolvedIceServer(self.urls, _secret_env(self.username_env, owner),
+                                 _secret_env(self.credential_env, owner))
+
+
+@dataclass(frozen=True)
+class ResolvedIceServer:
+    """An `IceServer` with its credentials: in memory only, never in repr."""
+
+    urls: tuple[str, ...]
+    username: str | None = field(default=None, repr=False)
+    credential: str | None = field(default=None, repr=False)
+
+
+def _secret_env(var: str | None, owner: str) -> str | None:
+    if var is None:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise MissingApiKeyError(owner, var)
+    register_secret(value)
+    return value

@@ -4,6 +4,12 @@ Targets come from the built-in table below and from a targets file (YAML, `--tar
 `$RTBENCH_TARGETS`, or `./targets.yaml`). A target string that is a `ws://` or `wss://` URL is
 an ad-hoc target. Keys are read from the environment at connect time and never stored.
 
+An Azure OpenAI target names its resource and deployment (`azure: {resource, deployment,
+api_version}`) instead of a URL (PROTOCOLS §3): with `api_version` it is the preview surface
+(`/openai/realtime?api-version=…&deployment=…`, beta events), without it the GA v1 surface
+(`/openai/v1/realtime?model=<deployment>`, GA events); the key goes in the `api-key` header
+unless `auth: bearer` says the variable holds an Entra token.
+
 Which dialects exist and which auth styles each accepts is the dialect registry's to say
 (`bench.measure.dialects.auth_catalog()`); the caller passes it in, since planning sits below
 measuring and does not import it.
@@ -16,11 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bench.common.errors import MissingApiKeyError, ScenarioError, UnknownNameError, UserError
+from bench.common.ice import IceServer
 from bench.common.redact import register_secret
 from bench.common.yamlfile import Loc, line_of, load_yaml, validate
 
@@ -54,6 +61,8 @@ class Target:
     """Key into the price table; defaults to `model`."""
     variant: str | None = None
     """Label of the build measured (e.g. `fp16`, `int8`); groups are split by it."""
+    ice_servers: tuple[IceServer, ...] = ()
+    """STUN/TURN servers for WebRTC (credentials named by env var); none = host candidates only."""
 
     @property
     def pricing_key(self) -> str | None:
@@ -88,9 +97,35 @@ BUILTIN: dict[str, Target] = {
 exercised; reports label that price as simulated."""
 
 
+AZURE_HOST = "https://{resource}.openai.azure.com"
+"""Where an Azure OpenAI resource lives, unless `azure.endpoint` says otherwise."""
+
+
+class _AzureEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resource: str | None = Field(None, description="Azure OpenAI resource name: the `<resource>` "
+                                 "of `<resource>.openai.azure.com` (or give `endpoint`)")
+    endpoint: str | None = Field(None, description="The resource's endpoint URL, "
+                                 "`https://<host>` (instead of `resource`, e.g. a proxy)")
+    deployment: str = Field(description="Deployment name (the model on the GA surface)")
+    api_version: str | None = Field(None, description="With it: the preview surface "
+                                    "`/openai/realtime?api-version=…` (beta events); without: GA v1")
+
+
+class _IceEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    urls: list[str] = Field(min_length=1, description="`stun:`/`turn:`/`turns:` URLs of one server")
+    username_env: str | None = Field(None, description="Env var holding the TURN username")
+    credential_env: str | None = Field(None, description="Env var holding the TURN credential")
+
+
 class _TargetEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str
+    url: str | None = None
+    azure: _AzureEntry | None = Field(None, description="An Azure OpenAI target by resource and "
+                                      "deployment instead of `url` (dialect and auth follow)")
+    ice_servers: list[_IceEntry] = Field(default_factory=list, description="STUN/TURN servers "
+                                         "for WebRTC, credentials from environment variables")
     dialect: str = AUTO
     model: str | None = None
     api_key_env: str | None = None
@@ -110,11 +145,46 @@ def load_targets_file(path: str | Path, catalog: AuthCatalog) -> dict[str, Targe
     for name, raw in entries.items():
         e = validate(_TargetEntry, raw, lines, str(path), ("targets", name))
         where = _Where(str(path), lines, ("targets", name))
+        if e.azure is not None:
+            e = _azure(e, e.azure, raw, where)
+        if e.url is None:
+            raise where.error("url", "a target needs `url` (or `azure`)")
         problem = url_problem(e.url)
         if problem:
             raise where.error("url", problem)
-        out[str(name)] = Target(str(name), **{**e.model_dump(), "auth": _auth(e, catalog, where)})
+        ice = tuple(IceServer(tuple(i.urls), i.username_env, i.credential_env) for i in e.ice_servers)
+        fields = {**e.model_dump(exclude={"azure", "ice_servers"}), "auth": _auth(e, catalog, where)}
+        out[str(name)] = Target(str(name), **fields, ice_servers=ice)
     return out
+
+
+def _azure(e: _TargetEntry, az: _AzureEntry, raw: object, where: _Where) -> _TargetEntry:
+    """The entry with the URL, dialect, model and auth an Azure resource and deployment imply;
+    fields the user set explicitly are kept, but `url` and `azure` exclude each other."""
+    given = set(raw) if isinstance(raw, dict) else set()
+    if e.url is not None:
+        raise where.error("url", "give either `url` or `azure`, not both")
+    if (az.resource is None) == (az.endpoint is None):
+        raise where.error("azure", "give exactly one of `azure.resource` and `azure.endpoint`")
+    base = az.endpoint.rstrip("/") if az.endpoint else AZURE_HOST.format(resource=az.resource)
+    if not base.startswith(("https://", "http://")):
+        raise where.error("azure", f"`azure.endpoint` {base!r} is not an https:// URL")
+    ws = "ws" + base[len("http"):]
+    if az.api_version is not None:  # preview surface: beta events
+        url = _url_with_query(f"{ws}/openai/realtime",
+                                {"api-version": az.api_version, "deployment": az.deployment})
+        implied: dict[str, Any] = {"dialect": "openai-beta", "model": None}
+    else:
+        url = f"{ws}/openai/v1/realtime"
+        implied = {"dialect": "openai-ga", "model": az.deployment}
+    implied["auth"] = "api-key"
+    keep = {k: v for k, v in implied.items() if k not in given}
+    return e.model_copy(update={"url": url, **keep})
+
+
+def _url_with_query(url: str, params: Mapping[str, str]) -> str:
+    """`url?k=v&…`, each value URL-encoded."""
+    return f"{url}?{urlencode(params)}"
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,23 @@ def _b64(audio: bytes) -> str:
 
 
 def _http_base(url: str) -> tuple[str, str | None]:
-    """(https://host[:port], model) from a ws:// or wss:// realtime URL."""
+    """(https://host[:port]/prefix, model) from a ws:// or wss:// realtime URL: the prefix is the
+    path before its final `/realtime` (`/v1`; Azure's `/openai/v1`), `/v1` for a URL whose path
+    does not end so (a bare host)."""
     p = urlsplit(url)
     scheme = "https" if p.scheme in ("wss", "https") else "http"
     model = parse_qs(p.query).get("model", [None])[0]
-    return urlunsplit((scheme, p.netloc, "", "", "")), model
+    path = p.path.rstrip("/")
+    prefix = path[: -len("/realtime")] if path.endswith("/realtime") else "/v1"
+    return urlunsplit((scheme, p.netloc, prefix, "", "")), model
+
+
+def _http_url(url: str) -> str:
+    """The realtime URL over http(s), its query kept (`model`, Azure's `api-version` and
+    `deployment`)."""
+    base, _ = _http_base(url)
+    query = urlsplit(url).query
+    return f"{base}/realtime" + (f"?{query}" if query else "")
 
 
 def _model_query(model: str | None) -> str:
@@ -75,6 +87,16 @@ def _auth(cred: Credentials, beta_subprotocol: tuple[str, ...]) -> tuple[dict[st
     return {}, ["realtime", f"openai-insecure-api-key.{cred.key}", *beta_subprotocol]
 
 
+def _http_auth(cred: Credentials) -> dict[str, str]:
+    """The header that carries the key on WebRTC's HTTP steps: as on the WebSocket for `bearer`
+    and `api-key`; HTTP has no subprotocols, so a `subprotocol` key goes as a bearer one."""
+    if not cred.key or cred.style == "none":
+        return {}
+    if cred.style == "api-key":
+        return {"api-key": cred.key}
+    return {"Authorization": f"Bearer {cred.key}"}
+
+
 class _OpenAI(Dialect):
     auth_styles = ("bearer", "api-key", "subprotocol", "none")
     handshake = Handshake(greeting=Kind.SESSION_CREATED, ready=Kind.SESSION_UPDATED)
@@ -87,13 +109,12 @@ class _OpenAI(Dialect):
         self.check_auth(cred.style)
         url = with_query(url, model=model)
         auth, protocols = _auth(cred, self.beta_subprotocol)
-        bearer = {k: v for k, v in auth.items() if k == "Authorization"}
         return Endpoint(url, {**self.headers, **auth}, protocols, connect_timeout_s,
-                        signalling=self.signalling(url, bearer))
+                        signalling=self.signalling(url, _http_auth(cred)))
 
     @abstractmethod
     def signalling(self, url: str, auth: Mapping[str, str]) -> Signalling:
-        """The WebRTC flow; `auth` is the Authorization header, if the key is a bearer one."""
+        """The WebRTC flow; `auth` is the header that carries the key on HTTP (none: no key)."""
 
     @abstractmethod
     def session_update(self, s: SessionSettings, model: str | None) -> Message: ...
@@ -136,13 +157,15 @@ class OpenAIGA(_OpenAI):
     name = "openai-ga"
 
     def signalling(self, url: str, auth: Mapping[str, str]) -> Signalling:
-        """A short-lived key from `/v1/realtime/client_secrets`, then the offer to `/v1/realtime/calls`."""
+        """A short-lived key from `<prefix>/realtime/client_secrets` (the real key on it), then
+        the offer to `<prefix>/realtime/calls` with the short-lived one; the prefix is the URL's
+        path before `/realtime` (`/v1`; Azure: `/openai/v1`)."""
         base, model = _http_base(url)
         session: dict[str, Any] = {"type": "realtime", **({"model": model} if model else {})}
-        key_request = HttpRequest(f"{base}/v1/realtime/client_secrets",
+        key_request = HttpRequest(f"{base}/realtime/client_secrets",
                                   {**auth, "Content-Type": "application/json"},
                                   json.dumps({"session": session}))
-        offer = HttpRequest(f"{base}/v1/realtime/calls{_model_query(model)}")
+        offer = HttpRequest(f"{base}/realtime/calls{_model_query(model)}")
         return Signalling(offer, DATA_CHANNEL, key_request, _client_secret)
 
     def session_update(self, s: SessionSettings, model: str | None) -> Message:
@@ -172,9 +195,9 @@ class OpenAIBeta(_OpenAI):
     beta_subprotocol = ("openai-beta.realtime-v1",)
 
     def signalling(self, url: str, auth: Mapping[str, str]) -> Signalling:
-        """The offer straight to `/v1/realtime?model=…` with the real key."""
-        base, model = _http_base(url)
-        return Signalling(HttpRequest(f"{base}/v1/realtime{_model_query(model)}", dict(auth)), DATA_CHANNEL)
+        """The offer straight to the realtime URL (`/v1/realtime?model=…`, its query kept) with
+        the real key."""
+        return Signalling(HttpRequest(_http_url(url), dict(auth)), DATA_CHANNEL)
 
     def session_update(self, s: SessionSettings, model: str | None) -> Message:
         modalities = ["text"] if s.output_modalities == ["text"] else ["audio", "text"]
