@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -88,7 +88,8 @@ def endpoint_for(target: Target, dialect: Dialect, url: str, connect_timeout_s: 
     register_url_secrets(url)
     if target.url is None:  # the built-in reference endpoint takes any key, like a real one needs one
         cred = Credentials(dialect.auth_styles[0], REFERENCE_KEY)
-    return dialect.endpoint(url, target.model, cred, connect_timeout_s)
+    endpoint = dialect.endpoint(url, target.model, cred, connect_timeout_s)
+    return replace(endpoint, ca_file=target.ca_file) if target.ca_file else endpoint
 
 
 GIL_SWITCH_S = 0.0005

@@ -63,6 +63,9 @@ class Target:
     """Label of the build measured (e.g. `fp16`, `int8`); groups are split by it."""
     ice_servers: tuple[IceServer, ...] = ()
     """STUN/TURN servers for WebRTC (credentials named by env var); none = host candidates only."""
+    ca_file: str | None = None
+    """A PEM certificate to trust for this target's TLS besides the system's (e.g. the one
+    `rtbench serve --tls` prints); relative paths are relative to the targets file."""
 
     @property
     def pricing_key(self) -> str | None:
@@ -132,6 +135,8 @@ class _TargetEntry(BaseModel):
     auth: str | None = None
     pricing: str | None = None
     variant: str | None = None
+    ca_file: str | None = Field(None, description="PEM certificate to trust for TLS besides the "
+                                "system's (e.g. the one `rtbench serve --tls` prints)")
 
 
 def load_targets_file(path: str | Path, catalog: AuthCatalog) -> dict[str, Target]:
@@ -153,6 +158,8 @@ def load_targets_file(path: str | Path, catalog: AuthCatalog) -> dict[str, Targe
         if problem:
             raise where.error("url", problem)
         ice = tuple(IceServer(tuple(i.urls), i.username_env, i.credential_env) for i in e.ice_servers)
+        if e.ca_file is not None:
+            e = e.model_copy(update={"ca_file": _ca_file(e.ca_file, Path(path), where)})
         fields = {**e.model_dump(exclude={"azure", "ice_servers"}), "auth": _auth(e, catalog, where)}
         out[str(name)] = Target(str(name), **fields, ice_servers=ice)
     return out
@@ -180,6 +187,14 @@ def _azure(e: _TargetEntry, az: _AzureEntry, raw: object, where: _Where) -> _Tar
     implied["auth"] = "api-key"
     keep = {k: v for k, v in implied.items() if k not in given}
     return e.model_copy(update={"url": url, **keep})
+
+
+def _ca_file(given: str, targets_file: Path, where: _Where) -> str:
+    """The certificate's path, relative to the targets file's folder; it must exist."""
+    file = targets_file.parent / Path(given).expanduser()
+    if not file.is_file():
+        raise where.error("ca_file", f"no such certificate file {str(file)!r}")
+    return str(file)
 
 
 def _url_with_query(url: str, params: Mapping[str, str]) -> str:

@@ -35,10 +35,10 @@ async def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Session
     await server.start()
     try:
         assert server.ca_path is not None
-        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_path))  # trust the generated certificate
         monkeypatch.setenv("GEMINI_E2E_KEY", KEY)
         url = server.base_url.replace("https", "wss", 1) + PATH
-        target = Target("gemini-ref", url, "gemini-live", MODEL, "GEMINI_E2E_KEY")
+        target = Target("gemini-ref", url, "gemini-live", MODEL, "GEMINI_E2E_KEY",
+                        ca_file=str(server.ca_path))  # trust the generated certificate
         clip = speech("Hello there.")
         heard = Utterance("u1", "Hello there.", clip, 0.3, len(clip.samples) / clip.rate, "espeak")
         turns = (TurnSpec(heard, None), TurnSpec(None, "say exactly Nice to meet you."))

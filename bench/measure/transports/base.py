@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bench.common.errors import ConnectionLost
+from bench.common.ice import ResolvedIceServer
 
 
 def now_ns() -> int:
@@ -70,6 +72,19 @@ class Endpoint:
     """The URL as errors may show it (secret query keys removed); empty = `url` is safe to show."""
     signalling: Signalling | None = field(default=None, repr=False)
     """How a media transport sets the call up; None when the dialect has no media flow."""
+    ice_servers: tuple[ResolvedIceServer, ...] = field(default=(), repr=False)
+    """STUN/TURN servers (with credentials) for a media transport; none = host candidates only."""
+    ca_file: str | None = None
+    """A PEM certificate to trust for TLS (`wss://`, `https://` signalling) besides the system's,
+    e.g. the one `rtbench serve --tls` generates; None = the system's trust store only."""
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context trusting `ca_file` (and the system store), or None for the default."""
+        if self.ca_file is None:
+            return None
+        context = ssl.create_default_context()
+        context.load_verify_locations(cafile=self.ca_file)
+        return context
 
     @property
     def public_url(self) -> str:

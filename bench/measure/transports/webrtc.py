@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fractions
+import ssl
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -100,11 +101,14 @@ async def _post(http: aiohttp.ClientSession, request: HttpRequest, what: str) ->
     return body
 
 
-async def _exchange(plan: Signalling, timeout_s: float, offer: str) -> str:
+async def _exchange(plan: Signalling, timeout_s: float, offer: str,
+                    tls: ssl.SSLContext | None = None) -> str:
     """Run the dialect's signalling plan: maybe trade the key for a short-lived one, then post
-    the SDP offer; return the answer."""
+    the SDP offer; return the answer. `tls`: the context to verify https with (None: default)."""
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as http:
+        connector = aiohttp.TCPConnector(ssl=tls if tls is not None else True)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s),
+                                         connector=connector) as http:
             headers = dict(plan.offer.headers)
             if plan.key_request is not None and plan.read_key is not None:
                 headers.update(plan.read_key(await _post(http, plan.key_request, "the key request")))
@@ -151,7 +155,8 @@ class WebRTCTransport(Transport):
         only = self.options.ice_addresses
         with gather_only(only) if only else contextlib.nullcontext():
             await pc.setLocalDescription(await pc.createOffer())
-        answer = await _exchange(plan, endpoint.connect_timeout_s, pc.localDescription.sdp)
+        answer = await _exchange(plan, endpoint.connect_timeout_s, pc.localDescription.sdp,
+                                   endpoint.ssl_context())
         try:
             await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         except Exception as exc:  # aiortc raises ValueError and others on a bad answer

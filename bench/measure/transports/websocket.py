@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
@@ -34,10 +35,12 @@ class WebSocketTransport(Transport):
     async def _open(self, endpoint: Endpoint) -> None:
         protocols = [Subprotocol(p) for p in endpoint.subprotocols] or None
         try:
+            context = endpoint.ssl_context() if endpoint.url.startswith("wss:") else None
+            tls: dict[str, Any] = {} if context is None else {"ssl": context}
             self._ws = await asyncio.wait_for(
                 connect(endpoint.url, additional_headers=dict(endpoint.headers),
                         subprotocols=protocols, compression=None, max_size=MAX_MESSAGE,
-                        open_timeout=None, ping_interval=None),
+                        open_timeout=None, ping_interval=None, **tls),
                 endpoint.connect_timeout_s)
         except InvalidStatus as exc:
             raise ConnectFault(_status_reason(exc), cause=f"http_{exc.response.status_code}") from None
