@@ -29,11 +29,14 @@ from bench.results.records import MODEL_SUFFIX, TurnRecord
 from bench.results.store import MANIFEST
 from bench.results.summary import Interval, WerStats
 
-GroupKey = tuple[str, str, str]
+GroupKey = tuple[str, ...]
+"""(target, transport, variant), then `voice=…` / `speed=…` when the run varies them."""
 Column = npt.NDArray[np.float64]
 SnrKey = float | None
 """An input SNR in dB; None for clean speech."""
 GROUP_FIELDS = ("target", "transport", "variant")
+AXIS_FIELDS = ("output_voice", "speed")
+"""Session axes a run may vary (`session.voice`, `session.speed` lists): a group field only then."""
 
 
 def group_key(r: TurnRecord) -> GroupKey:
@@ -53,10 +56,11 @@ def metric_names(names: Iterable[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Group:
-    """The measured turns of one target × transport × variant, as columns."""
+    """The measured turns of one target × transport × variant (× output voice × speed when the
+    run varies them), as columns."""
 
     key: GroupKey
-    """(target, transport, variant)."""
+    """(target, transport, variant[, voice=…][, speed=…])."""
     order: int
     """Position among the run's groups (first appearance in calls.jsonl)."""
     model: str | None
@@ -185,7 +189,21 @@ def _backends(table: TurnTable, rows: npt.NDArray[np.int64]) -> tuple[dict[str, 
     return {k: v for k, v in out.items() if not k.endswith(MODEL_SUFFIX)}, models
 
 
-def _group(table: TurnTable, order: int, rows: npt.NDArray[np.int64]) -> Group:
+def _axis_part(name: str, value: object) -> str:
+    """`voice=ash`, `speed=0.5`; `…=default` for a call that did not send the setting."""
+    unset = value is None or (isinstance(value, float) and np.isnan(value))
+    shown = "default" if unset else f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{'voice' if name == 'output_voice' else name}={shown}"
+
+
+def varied_axes(table: TurnTable) -> tuple[str, ...]:
+    """The session axes (`output_voice`, `speed`) with more than one value in the run."""
+    f = table.frame
+    return tuple(a for a in AXIS_FIELDS if a in f and f[a].nunique(dropna=False) > 1)
+
+
+def _group(table: TurnTable, order: int, rows: npt.NDArray[np.int64],
+           axes: tuple[str, ...] = ()) -> Group:
     first = table.frame.iloc[int(rows[0])]
     measured = rows[~table.frame["warmup"].to_numpy(dtype=bool)[rows]]
     m = table.frame.iloc[measured]
@@ -198,7 +216,8 @@ def _group(table: TurnTable, order: int, rows: npt.NDArray[np.int64]) -> Group:
     split = {n: np.column_stack([table.column(f"{n}.{k}")[measured] for k in SPLIT])
              for n in wer if f"{n}.{SPLIT[0]}" in table.frame}
     return Group(
-        key=(str(first["target"]), str(first["transport"]), str(first["variant"])), order=order,
+        key=(str(first["target"]), str(first["transport"]), str(first["variant"]),
+             *(_axis_part(a, first[a]) for a in axes)), order=order,
         model=None if pd.isna(first["model"]) else str(first["model"]), rows=measured,
         warmup_turns=len(rows) - len(measured), ok=ok, snr=m["snr_db"].to_numpy(dtype=float),
         metrics=cols, wer=wer, causes=_counts(m[~ok], "cause"), examples=_examples(m[~ok]),
@@ -211,9 +230,10 @@ def groups_of(table: TurnTable) -> list[Group]:
     """The groups of a run, in order of first appearance."""
     if not len(table):
         return []
-    by = table.frame.groupby(list(GROUP_FIELDS), sort=False, observed=True).indices
+    axes = varied_axes(table)
+    by = table.frame.groupby([*GROUP_FIELDS, *axes], sort=False, observed=True, dropna=False).indices
     ordered = sorted(by.values(), key=lambda rows: int(rows[0]))
-    return [_group(table, k, np.asarray(rows, dtype=np.int64)) for k, rows in enumerate(ordered)]
+    return [_group(table, k, np.asarray(rows, dtype=np.int64), axes) for k, rows in enumerate(ordered)]
 
 
 # --- compare and gate: raw samples ------------------------------------------------------------

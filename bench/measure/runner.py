@@ -27,7 +27,7 @@ from bench.metrics.harness import SCHEDULED_MARK
 from bench.metrics.latency import first_audible_ns
 from bench.metrics.registry import measure_metrics
 from bench.metrics.spec import TurnInputs
-from bench.plan.matrix import CallSpec, TurnSpec
+from bench.plan.matrix import CallSpec, TurnSpec, settings_of
 from bench.plan.scenario import LoadedScenario
 from bench.plan.targets import Target
 from bench.results.records import TurnError, TurnRecord
@@ -177,7 +177,8 @@ class Runner:
 
     def _options(self, call: CallSpec) -> SessionOptions:
         s = self.loaded.scenario
-        return SessionOptions(s.session, None, call.target.dialect, self.options.paced, s.turn_timeout_s)
+        return SessionOptions(settings_of(call, s), None, call.target.dialect, self.options.paced,
+                              s.turn_timeout_s)
 
     async def run_call(self, call: CallSpec, scheduled_ns: int | None = None) -> None:
         """One call, every turn recorded; `scheduled_ns` (load runs): when it was due to start."""
@@ -266,7 +267,9 @@ class Runner:
             response_status=tl.status,
             output_chunks=[((t - origin) / 1e6, n)
                            for (t, _), n in zip(tl.out_chunks, sizes, strict=True)],
-            audio=audio, started_at=started, snr_db=call.conversation.snr_db, output_rate=out.rate)
+            audio=audio, started_at=started, snr_db=call.conversation.snr_db, output_rate=out.rate,
+            output_voice=settings_of(call, self.loaded.scenario).voice,
+            speed=settings_of(call, self.loaded.scenario).speed)
 
     def _save_audio(self, call: CallSpec, i: int, tl: Timeline, out: Any, fmt: str) -> dict[str, str]:
         paths, name = {}, f"{call.call_id}-t{i}"

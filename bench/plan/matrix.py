@@ -18,7 +18,7 @@ from bench.corpus.noise import mix_noise
 from bench.corpus.recorded import read_manifest, recorded_utterance
 from bench.corpus.synthetic import synthetic_utterance
 from bench.corpus.utterance import Utterance
-from bench.plan.scenario import LoadedScenario, Scenario, Turn
+from bench.plan.scenario import LoadedScenario, Scenario, SessionSettings, Turn
 from bench.plan.targets import Target
 
 
@@ -57,10 +57,18 @@ class CallSpec:
     conversation: Conversation
     repeat: int
     warmup: bool
+    session: SessionSettings | None = None
+    """This call's `session.update` settings, one cell of the scenario's output voice × speed
+    axes; None (calls built by hand): the scenario's first cell (`settings_of`)."""
 
     @property
     def call_id(self) -> str:
         return f"c{self.index:05d}"
+
+
+def settings_of(call: CallSpec, scenario: Scenario) -> SessionSettings:
+    """What `call` sends in its `session.update`."""
+    return call.session if call.session is not None else scenario.session.cells()[0]
 
 
 def _voices(s: Scenario) -> list[str]:
@@ -170,11 +178,12 @@ def check_size(loaded: LoadedScenario, utts: dict[tuple[str, str], Utterance], c
     """The number of calls `expand` would make (`cells`: targets × transports); a ScenarioError
     naming `repeats` when it is more than MAX_CALLS, before any call is built."""
     s = loaded.scenario
-    convs = len(conversations(loaded, utts)) * (len(s.noise.snr_db) if s.noise else 1)
+    convs = len(conversations(loaded, utts)) * (len(s.noise.snr_db) if s.noise else 1) \
+        * len(s.session.cells())
     n = (s.warmup + (repeats or s.repeats) * convs) * cells
     if n > MAX_CALLS:
         raise loaded.error(("repeats",), f"the matrix would be {n:,} calls (more than {MAX_CALLS:,}): "
-                                         "fewer repeats, sentences, voices, SNRs or targets")
+                                         "fewer repeats, sentences, voices, SNRs, speeds or targets")
     return n
 
 
@@ -182,21 +191,24 @@ def expand(
     loaded: LoadedScenario, targets: list[Target], utts: dict[tuple[str, str], Utterance],
     repeats: int | None = None, transports: list[str] | None = None,
 ) -> list[CallSpec]:
-    """Warm-up calls first (flagged), then repeats × conversations × targets × transports."""
+    """Warm-up calls first (flagged, with the first session cell), then repeats × conversations ×
+    session cells (output voice × speed) × targets × transports."""
     s = loaded.scenario
     convs = with_noise(loaded, conversations(loaded, utts))
     trans = transports or list(s.transport)
+    sessions = s.session.cells()
 
-    def cells() -> Iterator[tuple[Target, str, Conversation, int, bool]]:
+    def cells() -> Iterator[tuple[Target, str, Conversation, int, bool, SessionSettings]]:
         for t in targets:
             for tr in trans:
                 for w in range(s.warmup):
-                    yield t, tr, convs[w % len(convs)], -1, True
+                    yield t, tr, convs[w % len(convs)], -1, True, sessions[0]
         for r in range(repeats or s.repeats):
             for c in convs:
-                for t in targets:
-                    for tr in trans:
-                        yield t, tr, c, r, False
+                for ss in sessions:
+                    for t in targets:
+                        for tr in trans:
+                            yield t, tr, c, r, False, ss
 
     return [CallSpec(i, *cell) for i, cell in enumerate(cells())]
 
@@ -209,7 +221,14 @@ def plan_fingerprint(loaded: LoadedScenario, targets: list[Target], calls: list[
     plan = {
         "scenario": loaded.sha256, "targets": [t.public() for t in targets], "paced": paced,
         "calls": [[c.call_id, c.target.name, c.transport, c.conversation.id, c.conversation.voice,
-                   c.conversation.snr_db, c.repeat, c.warmup, [t.label for t in c.conversation.turns]]
+                   c.conversation.snr_db, c.repeat, c.warmup, [t.label for t in c.conversation.turns],
+                   *_session_key(c.session)]
                   for c in calls],
     }
     return hashlib.sha256(json.dumps(plan, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _session_key(s: SessionSettings | None) -> list[object]:
+    """A call's output voice and speed in its fingerprint; nothing when neither is set, so the
+    fingerprints of plans made before these axes existed do not change."""
+    return [] if s is None or (s.voice is None and s.speed is None) else [s.voice, s.speed]

@@ -35,6 +35,13 @@ def _one_or_many(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [many, many["items"]]
 
 
+def _none_one_or_many(schema: dict[str, Any]) -> None:
+    """`_one_or_many` for an optional list field (`anyOf: [array, null]`)."""
+    branches = schema["anyOf"]
+    array = next(b for b in branches if b.get("type") == "array")
+    schema["anyOf"] = [array, array["items"], *(b for b in branches if b is not array)]
+
+
 class TurnDetection(_Strict):
     """Server voice-activity detection, or `none` for manual commit."""
 
@@ -44,18 +51,54 @@ class TurnDetection(_Strict):
     silence_duration_ms: int = Field(500, ge=0, le=10000)
 
 
-class SessionSettings(_Strict):
-    """What `session.update` asks of the endpoint."""
-
-    voice: str | None = None
+class _SessionCommon(_Strict):
     instructions: str | None = None
     output_modalities: list[Literal["audio", "text"]] = ["audio"]
     audio_format: AudioFormat = "pcm16"
     turn_detection: TurnDetection = TurnDetection()
-    speed: float | None = Field(None, ge=0.25, le=1.5)
     input_transcription: str | None = Field(
         None, description="transcription model for the endpoint's own input transcript"
     )
+
+
+class SessionSettings(_SessionCommon):
+    """What one call's `session.update` asks of the endpoint (one voice, one speed)."""
+
+    voice: str | None = None
+    """The endpoint's output voice (not the corpus's espeak input voices)."""
+    speed: float | None = None
+    """Output speaking speed; sent as given: the endpoint judges its range."""
+
+
+class SessionAxes(_SessionCommon):
+    """The scenario's `session:` block: `voice` and `speed` may each be a list, and every
+    combination is a cell of the call matrix (`cells`)."""
+
+    voice: list[str] | None = Field(None, min_length=1, json_schema_extra=_none_one_or_many,
+                                    description="output voice(s) of the endpoint (alloy, marin, ...); "
+                                                "a list makes voice a matrix axis")
+    speed: list[float] | None = Field(
+        None, min_length=1, json_schema_extra=_none_one_or_many,
+        description="output speaking speed(s); a list makes speed a matrix axis. Not checked "
+                    "here: an out-of-range value is sent, and the endpoint's error is recorded")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_settings(cls, data: Any) -> Any:
+        """One call's settings (code building a scenario) are the one-cell axes."""
+        return data.model_dump() if isinstance(data, SessionSettings) else data
+
+    @field_validator("voice", "speed", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str | int | float) and not isinstance(v, bool) else v
+
+    def cells(self) -> list[SessionSettings]:
+        """One call's settings per (voice, speed) combination, voices outermost."""
+        common = self.model_dump(exclude={"voice", "speed"})
+        voices: list[str | None] = [*self.voice] if self.voice else [None]
+        speeds: list[float | None] = [*self.speed] if self.speed else [None]
+        return [SessionSettings(**common, voice=v, speed=sp) for v in voices for sp in speeds]
 
 
 class Sentence(_Strict):
@@ -176,7 +219,7 @@ class Scenario(_Strict):
                                description="target names (built-in or from the targets file) or ws:// URLs")
     transport: list[Transport] = Field(default_factory=lambda: list[Transport](["websocket"]), min_length=1,
                                        json_schema_extra=_one_or_many)
-    session: SessionSettings = SessionSettings()
+    session: SessionAxes = SessionAxes()
     corpus: Corpus | None = Field(None, description="required unless every turn is text")
     turns: list[Turn] | None = Field(
         None, description="one conversation of these turns; default: one call per utterance"

@@ -30,7 +30,7 @@ from bench.results.store import CALLS
 
 Column = npt.NDArray[np.float64]
 ID_COLUMNS = ("call_id", "turn", "target", "transport", "variant", "model", "voice", "utterance", "repeat",
-              "snr_db", "warmup", "ok", "cause")
+              "snr_db", "warmup", "ok", "cause", "output_voice", "speed")
 """Per-turn identity and outcome columns, before the metric columns."""
 OWN_REFERENCE = frozenset({"output_wer"})
 """WER metrics whose reference is the endpoint's output transcript, not the corpus text."""
@@ -93,6 +93,8 @@ class _Row(msgspec.Struct):
     audio: dict[str, str] = {}
     started_at: str = ""
     output_rate: int | None = None
+    output_voice: str | None = None
+    speed: float | None = None
     schema_version: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 
@@ -126,7 +128,8 @@ def _weight(metric: str, r: _Row) -> tuple[float, float]:
 
 
 _EMPTY: dict[str, Any] = {}
-STRINGS = ("call_id", "target", "transport", "variant", "model", "voice", "utterance", "cause", "message")
+STRINGS = ("call_id", "target", "transport", "variant", "model", "voice", "utterance", "cause", "message",
+           "output_voice")
 
 
 def _cause(r: _Row) -> tuple[str | None, str | None]:
@@ -193,7 +196,7 @@ class _Builder:
     def _add_ids(self, rows: Sequence[_Row]) -> None:
         s = self._strings
         causes = [_cause(r) for r in rows]
-        for name in ("target", "transport", "variant", "model", "voice", "utterance"):
+        for name in ("target", "transport", "variant", "model", "voice", "utterance", "output_voice"):
             self.ids[name].extend(s.setdefault(v, v) if v is not None else None
                                   for v in (getattr(r, name) for r in rows))
         self.ids["cause"].extend(c for c, _ in causes)
@@ -201,6 +204,7 @@ class _Builder:
         for name in ("call_id", "turn", "repeat", "warmup", "ok"):
             self.ids[name].extend(getattr(r, name) for r in rows)
         self.ids["snr_db"].extend(np.nan if r.snr_db is None else r.snr_db for r in rows)
+        self.ids["speed"].extend(np.nan if r.speed is None else r.speed for r in rows)
 
     def column(self, name: str) -> Column:
         return np.concatenate([c.get(name, np.full(n, np.nan)) for n, c in self.chunks] or [np.empty(0)])

@@ -125,6 +125,11 @@ class TurnRecord:
     null_reasons: dict[str, str] = field(default_factory=dict)
     """Metric → why it is null when the protocol has no event for a mark it needs (Gemini Live's
     `vad_ms`: no end-of-speech event); absent for metrics that are null for other reasons."""
+    output_voice: str | None = None
+    """The endpoint's output voice the call asked for (`session.voice`); None: its default.
+    `voice` is the corpus's input voice."""
+    speed: float | None = None
+    """The output speaking speed the call asked for (`session.speed`); None: not sent."""
     schema_version: int = RECORD_VERSION
 
     def to_json(self) -> dict[str, Any]:
