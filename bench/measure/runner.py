@@ -89,6 +89,8 @@ def endpoint_for(target: Target, dialect: Dialect, url: str, connect_timeout_s: 
     if target.url is None:  # the built-in reference endpoint takes any key, like a real one needs one
         cred = Credentials(dialect.auth_styles[0], REFERENCE_KEY)
     endpoint = dialect.endpoint(url, target.model, cred, connect_timeout_s)
+    ice = tuple(server.resolve(target.name) for server in target.ice_servers)
+    endpoint = replace(endpoint, ice_servers=ice) if ice else endpoint
     return replace(endpoint, ca_file=target.ca_file) if target.ca_file else endpoint
 
 

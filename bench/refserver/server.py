@@ -32,6 +32,10 @@ SUBPROTOCOLS = ("realtime", BETA_SUBPROTOCOL)
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 """Largest client frame (OpenAI allows 15 MiB of audio per append, base64-encoded)."""
 REALTIME_PATH = "/v1/realtime"
+AZURE_PREFIX = "/openai"
+"""Azure OpenAI's path prefix: `/openai/v1/realtime` (GA v1) is `/v1/realtime` behind it."""
+AZURE_PREVIEW_PATH = AZURE_PREFIX + "/realtime"
+"""Azure's preview surface: `?api-version=…&deployment=…`, beta events whatever the headers."""
 
 _CONFIG = web.AppKey("config", RefServerConfig)
 _COUNTER: web.AppKey[itertools.count[int]] = web.AppKey("counter")
@@ -41,7 +45,15 @@ DEFAULT_CONFIG = RefServerConfig()
 
 
 def _rule(request: web.Request) -> auth.Rule:
-    return auth.rule_for(request.method, request.path, REALTIME_PATH, SECRETS_PATH, CALLS_PATH)
+    return auth.rule_for(request.method, _unprefixed(request.path), REALTIME_PATH, SECRETS_PATH,
+                         CALLS_PATH)
+
+
+def _unprefixed(path: str) -> str:
+    """The OpenAI path an Azure-shaped one stands for (same rules, same handlers)."""
+    if path == AZURE_PREVIEW_PATH:
+        return REALTIME_PATH
+    return path[len(AZURE_PREFIX):] if path.startswith(AZURE_PREFIX + "/v1/") else path
 
 
 def detect_dialect(request: web.Request) -> Dialect:
@@ -52,6 +64,19 @@ def detect_dialect(request: web.Request) -> Dialect:
 
 
 async def _realtime(request: web.Request) -> web.StreamResponse:
+    return await _open_realtime(request, detect_dialect(request))
+
+
+async def _azure_preview(request: web.Request) -> web.StreamResponse:
+    """Azure's preview surface: `api-version` and `deployment` required, beta events."""
+    for name in ("api-version", "deployment"):
+        if not request.query.get(name):
+            return error_response(400, f"Missing required query parameter '{name}'.",
+                                  code="missing_required_parameter", param=name)
+    return await _open_realtime(request, Dialect.BETA)
+
+
+async def _open_realtime(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     config = request.app[_CONFIG]
     if config.faults.handshake_status is not None:
         return error_response(config.faults.handshake_status)
@@ -64,7 +89,7 @@ async def _realtime(request: web.Request) -> web.StreamResponse:
     sockets.add(ws)
     counter: itertools.count[int] = request.app[_COUNTER]
     session = RealtimeSession(
-        ws.send_str, config=config, dialect=detect_dialect(request), number=next(counter),
+        ws.send_str, config=config, dialect=dialect, number=next(counter),
         abort=lambda: _abort(request), now=time.time())
     occupancy = request.app[_OCCUPANCY]
     occupancy.opened()
@@ -114,6 +139,8 @@ def create_app(config: RefServerConfig) -> web.Application:
     app[_SOCKETS] = weakref.WeakSet()
     app[_OCCUPANCY] = Occupancy()
     app.router.add_get(REALTIME_PATH, _realtime)
+    app.router.add_get(AZURE_PREFIX + REALTIME_PATH, _realtime)  # Azure GA v1
+    app.router.add_get(AZURE_PREVIEW_PATH, _azure_preview)
     WebRtcEndpoint(config, app[_COUNTER], secrets, app[_OCCUPANCY]).install(app)
     GeminiEndpoint(config, app[_COUNTER], app[_OCCUPANCY], app[_SOCKETS]).install(app)
     transcription_routes(app)  # POST /v1/audio/transcriptions (pocketsphinx)

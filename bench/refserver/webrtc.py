@@ -6,7 +6,9 @@
   fields `sdp` and `session` (JSON) → 201, the answer SDP (`application/sdp`),
   `Location: /v1/realtime/calls/<call_id>`;
 - `POST /v1/realtime[?model=]`, raw SDP: the older beta flow (beta event names) → 201, the same;
-- `POST /v1/realtime/calls/<call_id>/hangup` → 200 `{}`, or 404.
+- `POST /v1/realtime/calls/<call_id>/hangup` → 200 `{}`, or 404;
+- Azure's shapes of the same: `/openai/v1/realtime/client_secrets`, `/openai/v1/realtime/calls`
+  (and hangup), and the preview `POST /openai/realtime?api-version=…&deployment=…` (beta).
 
 Every POST needs a key (`auth.py` checks it before the handler): a key starting with `ek_` must
 be a live secret issued here (its session configuration applies to the call); any other key must
@@ -40,6 +42,9 @@ from bench.refserver.update import RequestError, apply_session_update
 SECRETS_PATH = "/v1/realtime/client_secrets"
 CALLS_PATH = "/v1/realtime/calls"
 BETA_PATH = "/v1/realtime"
+AZURE_PREFIX = "/openai"
+"""Azure OpenAI serves the GA routes behind it (`/openai/v1/realtime/calls`)."""
+AZURE_PREVIEW_PATH = "/openai/realtime"
 MAX_OFFER_BYTES = 256 * 1024
 """Largest SDP offer or form accepted."""
 _FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -65,11 +70,13 @@ class WebRtcEndpoint:
         self.calls: dict[str, Call] = {}
 
     def install(self, app: web.Application) -> None:
-        app.router.add_post(SECRETS_PATH, self._client_secret)
-        app.router.add_post(CALLS_PATH, self._create_call)
-        app.router.add_post(CALLS_PATH + "/{call_id}/hangup", self._hangup)
+        for prefix in ("", AZURE_PREFIX):
+            app.router.add_post(prefix + SECRETS_PATH, self._client_secret)
+            app.router.add_post(prefix + CALLS_PATH, self._create_call)
+            app.router.add_post(prefix + CALLS_PATH + "/{call_id}/hangup", self._hangup)
+            app.router.add_route("OPTIONS", prefix + "/v1/{tail:.*}", _preflight)
         app.router.add_post(BETA_PATH, self._create_beta_call)
-        app.router.add_route("OPTIONS", "/v1/{tail:.*}", _preflight)
+        app.router.add_post(AZURE_PREVIEW_PATH, self._create_beta_call)
         app.on_response_prepare.append(_add_cors)
         app.on_shutdown.append(self._close_all)
 
@@ -101,14 +108,15 @@ class WebRtcEndpoint:
             offer, session = await _read_offer(request)
             configs = [secret.session] if secret is not None and dialect is Dialect.GA else []
             settings = self._settings(request, dialect, [*configs, *([session] if session else [])])
-            return await self._answer(offer, dialect, settings)
+            return await self._answer(request, offer, dialect, settings)
         except HttpError as exc:
             return exc.response()
 
     def _settings(self, request: web.Request, dialect: Dialect,
                   configs: Iterable[Any]) -> SessionSettings:
         """Default settings (model from `?model=`) with each session configuration applied."""
-        settings = default_settings(dialect, request.query.get("model") or self.config.model)
+        model = request.query.get("model") or request.query.get("deployment")  # Azure preview
+        settings = default_settings(dialect, model or self.config.model)
         for config in configs:
             try:
                 settings = apply_session_update(settings, dialect, config)
@@ -116,7 +124,8 @@ class WebRtcEndpoint:
                 raise HttpError(400, exc.message, exc.code, exc.param) from exc
         return settings
 
-    async def _answer(self, offer: str, dialect: Dialect, settings: SessionSettings) -> web.Response:
+    async def _answer(self, request: web.Request, offer: str, dialect: Dialect,
+                      settings: SessionSettings) -> web.Response:
         call_id = "rtc_" + secrets.token_hex(12)
         call = Call(call_id, config=self.config, dialect=dialect, number=next(self._counter),
                     settings=settings, on_closed=self._forget)
@@ -127,8 +136,9 @@ class WebRtcEndpoint:
         except _SDP_ERRORS as exc:
             await call.close()
             raise HttpError(400, f"Invalid SDP offer: {exc}", "invalid_offer", "sdp") from exc
+        prefix = AZURE_PREFIX if request.path.startswith(AZURE_PREFIX + "/") else ""
         return web.Response(status=201, text=answer, content_type="application/sdp",
-                            headers={"Location": f"{CALLS_PATH}/{call_id}"})
+                            headers={"Location": f"{prefix}{CALLS_PATH}/{call_id}"})
 
     def _forget(self, call: Call) -> None:
         self.calls.pop(call.call_id, None)
@@ -198,5 +208,6 @@ async def _preflight(request: web.Request) -> web.Response:
 
 
 async def _add_cors(request: web.Request, response: web.StreamResponse) -> None:
-    if request.path.startswith("/v1/") and not isinstance(response, web.WebSocketResponse):
+    http = not isinstance(response, web.WebSocketResponse)
+    if http and request.path.startswith(("/v1/", AZURE_PREFIX + "/")):
         response.headers.update(_CORS)

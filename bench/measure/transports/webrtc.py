@@ -26,7 +26,7 @@ from av import AudioFrame, AudioResampler
 
 from bench.common.audio import PCM16_RATE
 from bench.common.errors import ConnectFault, ConnectionLost
-from bench.common.ice import gather_only
+from bench.common.ice import ResolvedIceServer, gather_only
 from bench.common.redact import scrub
 from bench.measure.transports.base import Endpoint, HttpRequest, Signalling, Transport, now_ns
 
@@ -38,8 +38,9 @@ FRAME_SAMPLES = PCM16_RATE // 50
 class WebRTCOptions:
     ice_addresses: tuple[str, ...] | None = None
     """Host addresses to gather ICE candidates on; None = every interface but loopback."""
-    ice_servers: tuple[str, ...] = ()
-    """STUN/TURN URLs; none by default (aiortc would otherwise add a public STUN server)."""
+    ice_servers: tuple[ResolvedIceServer, ...] = ()
+    """STUN/TURN servers when the endpoint names none (a target's `ice_servers` win); none by
+    default (aiortc would otherwise add a public STUN server)."""
     ice_timeout_s: float = 10.0
     """How long ICE + DTLS + the data channel may take to open after the SDP answer (the
     scenario's `connect_timeout_s`)."""
@@ -97,8 +98,20 @@ async def _post(http: aiohttp.ClientSession, request: HttpRequest, what: str) ->
         body = await resp.text()
     if resp.status >= 300:
         excerpt = scrub(body.strip().replace("\n", " "))[:200]
-        raise ConnectFault(f"{what} answered HTTP {resp.status}: {excerpt}", cause=f"http_{resp.status}")
+        refused = f" (the key was refused; {_key_sent(request)})" if resp.status in (401, 403) else ""
+        raise ConnectFault(f"{what} answered HTTP {resp.status}{refused}: {excerpt}",
+                           cause=f"http_{resp.status}")
     return body
+
+
+def _key_sent(request: HttpRequest) -> str:
+    """How the request presented its key, for a refusal's message (never the key itself)."""
+    names = {k.lower() for k in request.headers}
+    if "api-key" in names:
+        return "sent as an api-key header"
+    if "authorization" in names:
+        return "sent as a bearer key"
+    return "none was sent: set the target's api_key_env and auth"
 
 
 async def _exchange(plan: Signalling, timeout_s: float, offer: str,
@@ -142,7 +155,8 @@ class WebRTCTransport(Transport):
         plan = endpoint.signalling
         if plan is None:
             raise ConnectFault("this dialect has no WebRTC signalling", cause="unsupported_transport")
-        servers = [RTCIceServer(u) for u in self.options.ice_servers]
+        servers = [RTCIceServer(list(i.urls), i.username, i.credential)
+                   for i in endpoint.ice_servers or self.options.ice_servers]
         self._pc = pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         opened = asyncio.Event()
         self._channel = channel = pc.createDataChannel(plan.data_channel)
