@@ -5,7 +5,9 @@ an ephemeral key this server minted (`ek_…`, from `POST /v1/realtime/client_se
 WebSocket, `POST /v1/realtime/calls`, the beta `POST /v1/realtime` and hangups. The key may come
 as `Authorization: Bearer <key>`, an `api-key: <key>` header (Azure's style) or the browser
 subprotocol `openai-insecure-api-key.<key>`. A missing or wrong key gets 401 with OpenAI's
-`invalid_api_key` body; the key presented is never echoed. Without `api_key` the WebSocket and
+`invalid_api_key` body; the key presented is never echoed. Azure's shapes of those routes
+(`/openai/realtime`, `/openai/v1/realtime…`) follow the same rules: `server.py` maps them to
+the OpenAI paths before `rule_for`. Without `api_key` the WebSocket and
 the transcription route take any key or none, and the WebRTC routes need a bearer key of any
 value (an `ek_…` one must be live), as OpenAI's do.
 """

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.common.errors import MissingApiKeyError, ScenarioError
+from bench.common.ice import IceServer
 from bench.common.redact import scrub
 from bench.measure.dialects import auth_catalog, get_dialect
 from bench.measure.dialects.base import Credentials
@@ -97,3 +98,30 @@ def test_plain_openai_urls_keep_their_v1_paths() -> None:
         assert plan is not None and plan.key_request is not None
         assert plan.key_request.url.endswith("/v1/realtime/client_secrets")
         assert plan.offer.url.endswith("/v1/realtime/calls?model=m")
+
+
+async def test_a_targets_ice_servers_reach_aiortcs_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.measure import runner
+    from bench.measure.transports import webrtc
+    from bench.plan.targets import Target
+
+    seen: list[object] = []
+
+    class Stop(Exception):
+        pass
+
+    def peer_connection(configuration: object) -> None:
+        seen.append(configuration)
+        raise Stop
+
+    monkeypatch.setattr(webrtc, "RTCPeerConnection", peer_connection)
+    monkeypatch.setenv("AZ_KEY", "k-1")
+    monkeypatch.setenv("TURN_U", "u-2")
+    monkeypatch.setenv("TURN_C", "c-3")
+    target = Target("az", "wss://r.openai.azure.com/openai/v1/realtime", "openai-ga", "d", "AZ_KEY",
+                    "api-key", ice_servers=(IceServer(("turn:t.example:3478",), "TURN_U", "TURN_C"),))
+    endpoint = runner.endpoint_for(target, get_dialect("openai-ga"), target.url or "")
+    with pytest.raises(Stop):
+        await webrtc.WebRTCTransport().connect(endpoint)
+    (server,) = seen[0].iceServers  # type: ignore[attr-defined]
+    assert (server.urls, server.username, server.credential) == (["turn:t.example:3478"], "u-2", "c-3")
