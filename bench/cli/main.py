@@ -14,7 +14,7 @@ from bench import __version__
 from bench.common.errors import UserError
 
 COMMANDS: tuple[str, ...] = ("run", "load", "serve", "report", "export", "score", "compare", "gate",
-                             "history", "corpus", "schema")
+                             "history", "corpus", "schema", "providers")
 """The subcommands, in the order `--help` lists them: each is the module `bench.cli.<name>`,
 imported only when it is needed (`rtbench report` need not load the WebRTC stack)."""
 
