@@ -90,6 +90,10 @@ class Group:
     split: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
     """WER metric → (substitutions, deletions, insertions) per measured turn, shape (turns, 3)."""
     models: dict[str, str] = field(default_factory=dict)
+    output_voice: str | None = None
+    """The output voice its calls asked for, when the run varies it (a `voice=` key part)."""
+    speed: float | None = None
+    """The speed its calls asked for, when the run varies it (a `speed=` key part)."""
     """WER metric → sha256 of the local model that transcribed it."""
 
     @property
@@ -189,10 +193,15 @@ def _backends(table: TurnTable, rows: npt.NDArray[np.int64]) -> tuple[dict[str, 
     return {k: v for k, v in out.items() if not k.endswith(MODEL_SUFFIX)}, models
 
 
+def _given(value: object) -> str | None:
+    """A table cell as text; None for a missing value (None or NaN)."""
+    unset = value is None or (isinstance(value, float) and np.isnan(value))
+    return None if unset else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _axis_part(name: str, value: object) -> str:
     """`voice=ash`, `speed=0.5`; `…=default` for a call that did not send the setting."""
-    unset = value is None or (isinstance(value, float) and np.isnan(value))
-    shown = "default" if unset else f"{value:g}" if isinstance(value, float) else str(value)
+    shown = _given(value) or "default"
     return f"{'voice' if name == 'output_voice' else name}={shown}"
 
 
@@ -223,7 +232,9 @@ def _group(table: TurnTable, order: int, rows: npt.NDArray[np.int64],
         metrics=cols, wer=wer, causes=_counts(m[~ok], "cause"), examples=_examples(m[~ok]),
         backends=backends, split=split, models=models,
         usage={k: int(np.nansum(table.column(f"usage.{k}")[measured[ok]])) for k in table.usage()},
-        calls_with_cost=int(m["call_id"][np.isfinite(cost)].nunique()) if cost is not None else 0)
+        calls_with_cost=int(m["call_id"][np.isfinite(cost)].nunique()) if cost is not None else 0,
+        output_voice=_given(first["output_voice"]) if "output_voice" in axes else None,
+        speed=float(str(_given(first["speed"]))) if "speed" in axes and _given(first["speed"]) else None)
 
 
 def groups_of(table: TurnTable) -> list[Group]:

@@ -46,7 +46,8 @@ def summarize_group(g: Group) -> GroupSummary:
         failed=g.failed, warmup_turns=g.warmup_turns, error_rate=g.error_rate, errors_by_cause=g.causes,
         metrics=describe_metrics(g, errors=g.failed),
         pooled_wer={n: g.pooled_wer(n) for n in g.wer if np.isfinite(g.metrics[n]).any()},
-        backends=dict(sorted(g.backends.items())), by_snr=by_snr(g), wer=wer_stats(g))
+        backends=dict(sorted(g.backends.items())), by_snr=by_snr(g), wer=wer_stats(g),
+        output_voice=g.output_voice, speed=g.speed)
 
 
 HARNESS_LIMIT_MS = 5.0

@@ -40,8 +40,8 @@ class TransportPair:
 
     @property
     def title(self) -> str:
-        target, _, variant = self.a.key
-        return f"{target} · {variant}: {self.b.key[1]} vs {self.a.key[1]}"
+        target, _, variant, *axes = self.a.key
+        return f"{' · '.join((target, variant, *axes))}: {self.b.key[1]} vs {self.a.key[1]}"
 
 
 def _sample(values: Array, rng: np.random.Generator) -> Sample:
@@ -70,8 +70,8 @@ def _diffs(a: Group, b: Group, metrics: Sequence[str]) -> tuple[Diff, ...]:
 def transport_pairs(groups: Sequence[Group]) -> list[TransportPair]:
     """For every target × variant measured over more than one transport: the first transport
     (in run order) against each other one."""
-    by: dict[tuple[str, str], list[Group]] = {}
-    for g in groups:
-        by.setdefault((g.key[0], g.key[2]), []).append(g)
+    by: dict[tuple[str, ...], list[Group]] = {}
+    for g in groups:  # the key without its transport (voice=/speed= parts stay: see groups.py)
+        by.setdefault((g.key[0], *g.key[2:]), []).append(g)
     return [TransportPair(base, other, _diffs(base, other, LATENCY), _diffs(base, other, SETUP))
             for base, *others in by.values() for other in others]

@@ -150,6 +150,11 @@ class GroupSummary:
     """Metrics per input SNR (clean first, then high to low); empty when no noise was mixed in."""
     wer: dict[str, WerStats] = field(default_factory=dict)
     """WER metric → pooled WER with CI, the S/D/I split, the transcriber and its model checksum."""
+    output_voice: str | None = None
+    """The output voice its calls asked for, when the run varies `session.voice`."""
+    speed: float | None = None
+    """The speed its calls asked for, when the run varies `session.speed` (beside a measured
+    `speech_rate_wpm`)."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -272,7 +277,8 @@ def _group(d: dict[str, Any]) -> GroupSummary:
         target=d["target"], transport=d["transport"], variant=d["variant"], model=d.get("model"),
         turns=int(d["turns"]), failed=int(d["failed"]), warmup_turns=int(d.get("warmup_turns", 0)),
         error_rate=d.get("error_rate"), errors_by_cause=dict(d.get("errors_by_cause", {})), metrics=metrics,
-        pooled_wer=dict(d["pooled_wer"]), backends=dict(d["backends"]), by_snr=by_snr, wer=_wer(d))
+        pooled_wer=dict(d["pooled_wer"]), backends=dict(d["backends"]), by_snr=by_snr, wer=_wer(d),
+        output_voice=d.get("output_voice"), speed=d.get("speed"))
 
 
 def summary_from_json(d: dict[str, Any]) -> Summary:

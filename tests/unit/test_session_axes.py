@@ -95,3 +95,11 @@ def test_speech_rate_counts_spoken_words_over_the_audible_span_only() -> None:
         speech_rate_wpm("one", Clip(np.zeros(24_000, dtype=np.int16), 24_000))
     with pytest.raises(QualityError, match="transcript"):
         speech_rate_wpm("", tone(1.0))
+
+
+def test_the_reference_endpoint_speaks_each_voice_distinctly_at_a_rate_scaled_by_speed() -> None:
+    from bench.refserver import tts
+
+    assert sorted(tts.VOICES) == sorted(VOICES) and len(set(tts.VOICES.values())) == len(VOICES)
+    speeds = (0.25, 1.0, 1.5)
+    assert [tts.rate_wpm(s) for s in speeds] == [round(tts.BASE_RATE_WPM * s) for s in speeds]
