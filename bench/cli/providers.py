@@ -25,6 +25,7 @@ from bench.measure.runner import endpoint_for, make_transport
 from bench.measure.session import Session, SessionOptions
 from bench.measure.transports.base import now_ns
 from bench.metrics.cost import price_for
+from bench.plan.matrix import CallSpec
 from bench.plan.scenario import SessionSettings
 from bench.plan.targets import BUILTIN, Target, TargetBook
 
@@ -56,6 +57,14 @@ def transports_of(target: Target) -> tuple[str, ...]:
     url = target.url or "ws://127.0.0.1:1/v1/realtime"
     endpoint = dialect.endpoint(url, target.model, Credentials(dialect.auth_styles[0], "x"), 1.0)
     return ("websocket", "webrtc") if endpoint.signalling is not None else ("websocket",)
+
+
+def offered(calls: list[CallSpec]) -> tuple[list[CallSpec], list[str]]:
+    """The calls whose target offers their transport, and `target over transport` for each pair
+    left out (e.g. Gemini Live over WebRTC): a side-by-side scenario can ask for both transports."""
+    offers = {(c.target.name, c.transport): c.transport in transports_of(c.target) for c in calls}
+    return ([c for c in calls if offers[c.target.name, c.transport]],
+            [f"{t} over {tr}" for (t, tr), ok in offers.items() if not ok])
 
 
 def env_vars_of(target: Target) -> tuple[str, ...]:

@@ -28,6 +28,7 @@ from rich.table import Table
 from bench.analysis.groups import GroupKey, group_key
 from bench.analysis.summary import lag_stats, summarize
 from bench.cli.common import bounded_int, print_summary
+from bench.cli.providers import offered
 from bench.cli.rundir import check_out, clear_run, make_out, resume
 from bench.common.errors import UnknownNameError, UserError
 from bench.measure.dialects import auth_catalog
@@ -172,6 +173,9 @@ def run(args: argparse.Namespace) -> int:
     utterances = load_utterances(loaded)
     check_size(loaded, utterances, len(targets) * len(transports), args.repeats)
     calls = expand(loaded, targets, utterances, args.repeats, transports)
+    calls, skipped = offered(calls)
+    for pair in skipped:
+        console.print(f"skipped {pair}: its dialect does not offer that transport")
     if args.dry_run:
         console.print(matrix_table(calls))
         return 0
