@@ -42,6 +42,7 @@ def targets_schema() -> dict[str, Any]:
     """`targets: {name: entry}`; dialect and auth names come from the dialect registry, field
     descriptions from `Target`'s."""
     entry = targets._TargetEntry.model_json_schema(mode="validation")
+    defs = entry.pop("$defs", {})  # nested models: their `#/$defs/…` refs point at the root
     catalog, docs = auth_catalog(), attribute_docs(targets.Target)
     props = entry["properties"]
     props["dialect"]["enum"] = sorted(catalog)
@@ -54,7 +55,8 @@ def targets_schema() -> dict[str, Any]:
                            "./targets.yaml): named endpoints.",
             "type": "object", "required": ["targets"],
             "properties": {"targets": {"type": "object", "description": "target name → endpoint",
-                                       "additionalProperties": entry}}}
+                                       "additionalProperties": entry}},
+            **({"$defs": defs} if defs else {})}
 
 
 SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {

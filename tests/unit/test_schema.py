@@ -80,3 +80,11 @@ def test_rtbench_schema_writes_the_schema(kind: str, tmp_path: Path,
     assert out.read_text(encoding="utf-8") == schema_text(kind)
     assert rtbench(["schema", kind]) == 0
     assert capsys.readouterr().out == schema_text(kind)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios" / "targets").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_example_targets_files_satisfy_the_schema(path: Path) -> None:
+    # nested models (azure, ice_servers) are $refs: they must resolve from the schema's root
+    assert [e.message for e in validator("targets").iter_errors(yaml.safe_load(path.read_text()))] == []
+    assert _first_error("targets", {"targets": {"a": {"azure": {"resource": 3}}}})
