@@ -6,10 +6,11 @@ Prints the difference of p50 `ttfb_ms` and its error against DELAY (goal: within
 turns each), and the harness's event-loop lag.
 
     .venv/bin/python benchmarks/ttfb_accuracy.py [--delay-ms 300] [--repeats 10] [--transport websocket]
-        [--dialect auto|openai-ga|openai-beta|gemini-live]
+        [--dialect auto|openai-ga|openai-beta|gemini-live|azure|azure-preview]
 
 With `--dialect` other than auto the two endpoints are named targets of that dialect (a
-targets file written for the run); `gemini-live` speaks to the endpoints' Gemini Live face.
+targets file written for the run); `gemini-live` speaks to the endpoints' Gemini Live face,
+`azure` / `azure-preview` to their Azure-shaped routes (GA v1 / preview) as `azure:` targets.
 """
 
 from __future__ import annotations
@@ -34,11 +35,21 @@ def _named(urls: dict[str, str], dialect: str, out: Path) -> list[str]:
     """A targets file naming the endpoints, in `dialect`: the arguments that select them."""
     if dialect == "gemini-live":
         urls = {name: url.split("/v1/")[0] + GEMINI_PATH for name, url in urls.items()}
-    entries = "".join(f"  {name}: {{url: {url}, dialect: {dialect}, model: ref-realtime, "
+    entries = "".join(f"  {name}: {{{_where(url, dialect)}, model: ref-realtime, "
                       f"api_key_env: RTBENCH_BENCH_KEY, pricing: gpt-realtime}}\n"
                       for name, url in urls.items())
     out.write_text(f"targets:\n{entries}")
     return ["--targets", str(out), *(a for name in urls for a in ("--target", name))]
+
+
+def _where(url: str, dialect: str) -> str:
+    """The entry's url and dialect; `azure`/`azure-preview`: the endpoint's Azure-shaped routes
+    (GA v1, or the preview surface with its beta events) by endpoint and deployment."""
+    if not dialect.startswith("azure"):
+        return f"url: {url}, dialect: {dialect}"
+    version = ", api_version: 2025-04-01-preview" if dialect == "azure-preview" else ""
+    base = url.replace("ws", "http", 1).split("/v1/")[0]
+    return f"azure: {{endpoint: '{base}', deployment: ref-realtime{version}}}"
 
 
 def measure(delay_ms: float, repeats: int, transport: str, out: Path,
