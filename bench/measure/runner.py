@@ -31,7 +31,7 @@ from bench.plan.matrix import CallSpec, TurnSpec, settings_of
 from bench.plan.scenario import LoadedScenario
 from bench.plan.targets import Target
 from bench.results.records import TurnError, TurnRecord
-from bench.results.store import RunStore
+from bench.results.store import RunStore, record_line
 
 
 def _webrtc(url: str, connect_timeout_s: float) -> Transport:
@@ -226,8 +226,8 @@ class Runner:
             fault = harness_error(exc)
         lags = session.send_lag_ms
         self.send_lag_ms.extend(lags)
-        record = await asyncio.to_thread(self._record, call, session, i, turn, tl, fault, started, lags)
-        self.store.append(record)
+        record, line = await asyncio.to_thread(self._stored, call, session, i, turn, tl, fault, started, lags)
+        self.store.append_line(line)
         self.progress(record)
         return fault
 
@@ -240,6 +240,13 @@ class Runner:
             record = self._record(call, session, i, turn, tl, fault, dt.datetime.now(dt.UTC).isoformat())
             self.store.append(record)
             self.progress(record)
+
+    def _stored(self, call: CallSpec, session: Session, i: int, turn: TurnSpec, tl: Timeline,
+                fault: EndpointFault | None, started: str, lags: list[float]) -> tuple[TurnRecord, str]:
+        """On a worker thread: the turn's record and its calls.jsonl line, so neither the
+        measuring nor the serializing (and scrubbing) of a record runs on the event loop."""
+        record = self._record(call, session, i, turn, tl, fault, started, lags)
+        return record, record_line(record.to_json())
 
     def _record(self, call: CallSpec, session: Session, i: int, turn: TurnSpec, tl: Timeline,
                 fault: EndpointFault | None, started: str, lags: list[float] | None = None) -> TurnRecord:
