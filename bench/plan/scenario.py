@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from bench.common.errors import ScenarioError
 from bench.common.yamlfile import Loc, field_name, line_of, load_yaml, read_text, validate
@@ -42,28 +42,56 @@ def _none_one_or_many(schema: dict[str, Any]) -> None:
     schema["anyOf"] = [array, array["items"], *(b for b in branches if b is not array)]
 
 
-class TurnDetection(_Strict):
-    """Server voice-activity detection, or `none` for manual commit."""
+Eagerness = Literal["low", "medium", "high", "auto"]
+ONE, MANY = "One", "Many"
+"""Tags of a field that takes one value or a list (capitalized: error locations leave them out,
+and `_tag_lines` maps them onto the file's lines)."""
 
-    type: Literal["server_vad", "none"] = "server_vad"
+
+class TurnDetection(_Strict):
+    """Server voice-activity detection (`server_vad`), the endpoint's semantic end-of-turn
+    detection (`semantic_vad`, tuned by `eagerness`), or `none` for manual commit."""
+
+    type: Literal["server_vad", "semantic_vad", "none"] = "server_vad"
     threshold: float = Field(0.5, ge=0.0, le=1.0)
+    """`server_vad` only."""
     prefix_padding_ms: int = Field(300, ge=0, le=5000)
+    """`server_vad` only."""
     silence_duration_ms: int = Field(500, ge=0, le=10000)
+    """`server_vad` only."""
+    eagerness: Eagerness | None = None
+    """`semantic_vad` only: how soon it ends the user's turn (the endpoint's default: `auto`)."""
+
+    @model_validator(mode="after")
+    def _eagerness_is_semantic(self) -> TurnDetection:
+        if self.eagerness is not None and self.type != "semantic_vad":
+            raise ValueError("`eagerness` applies only to `type: semantic_vad`")
+        return self
+
+    @property
+    def label(self) -> str:
+        """A short name of the setting for records and group keys: `none`, `semantic_vad:high`,
+        `server_vad:0.5/500ms` (`/pad200` when the prefix padding is not 300 ms)."""
+        if self.type != "server_vad":
+            return f"{self.type}:{self.eagerness or 'auto'}" if self.type == "semantic_vad" else self.type
+        pad = "" if self.prefix_padding_ms == 300 else f"/pad{self.prefix_padding_ms}"
+        return f"server_vad:{self.threshold:g}/{self.silence_duration_ms}ms{pad}"
 
 
 class _SessionCommon(_Strict):
     instructions: str | None = None
     output_modalities: list[Literal["audio", "text"]] = ["audio"]
     audio_format: AudioFormat = "pcm16"
-    turn_detection: TurnDetection = TurnDetection()
     input_transcription: str | None = Field(
         None, description="transcription model for the endpoint's own input transcript"
     )
 
 
 class SessionSettings(_SessionCommon):
-    """What one call's `session.update` asks of the endpoint (one voice, one speed)."""
+    """What one call's `session.update` asks of the endpoint (one voice, one speed, one turn
+    detection)."""
 
+    turn_detection: TurnDetection = TurnDetection()
     voice: str | None = None
     """The endpoint's output voice (not the corpus's espeak input voices)."""
     speed: float | None = None
@@ -71,9 +99,21 @@ class SessionSettings(_SessionCommon):
 
 
 class SessionAxes(_SessionCommon):
-    """The scenario's `session:` block: `voice` and `speed` may each be a list, and every
-    combination is a cell of the call matrix (`cells`)."""
+    """The scenario's `session:` block: `voice`, `speed` and `turn_detection` may each be a
+    list, and every combination is a cell of the call matrix (`cells`)."""
 
+    turn_detection: Annotated[
+        Annotated[TurnDetection, Tag(ONE)] | Annotated[list[TurnDetection], Field(min_length=1), Tag(MANY)],
+        Discriminator(lambda v: MANY if isinstance(v, list | tuple) else ONE),
+    ] = Field(TurnDetection(),
+              description="server_vad (threshold, silence_duration_ms), semantic_vad (eagerness) or "
+                          "none (manual commit); a list makes turn detection a matrix axis")
+
+    @property
+    def turn_detections(self) -> list[TurnDetection]:
+        """The turn detection settings of the axis (one when a single setting is given)."""
+        td = self.turn_detection
+        return [td] if isinstance(td, TurnDetection) else list(td)
     voice: list[str] | None = Field(None, min_length=1, json_schema_extra=_none_one_or_many,
                                     description="output voice(s) of the endpoint (alloy, marin, ...); "
                                                 "a list makes voice a matrix axis")
@@ -94,11 +134,13 @@ class SessionAxes(_SessionCommon):
         return [v] if isinstance(v, str | int | float) and not isinstance(v, bool) else v
 
     def cells(self) -> list[SessionSettings]:
-        """One call's settings per (voice, speed) combination, voices outermost."""
-        common = self.model_dump(exclude={"voice", "speed"})
+        """One call's settings per (voice, speed, turn detection) combination, voices outermost
+        and turn detections innermost (so the settings compared alternate in time)."""
+        common = self.model_dump(exclude={"voice", "speed", "turn_detection"})
         voices: list[str | None] = [*self.voice] if self.voice else [None]
         speeds: list[float | None] = [*self.speed] if self.speed else [None]
-        return [SessionSettings(**common, voice=v, speed=sp) for v in voices for sp in speeds]
+        return [SessionSettings(**common, voice=v, speed=sp, turn_detection=td)
+                for v in voices for sp in speeds for td in self.turn_detections]
 
 
 class Sentence(_Strict):
@@ -199,14 +241,26 @@ class Slo(BaseModel):
 
 
 class Turn(_Strict):
-    """One user turn: an utterance from the corpus (by id) or a text message."""
+    """One user turn: an utterance from the corpus (by id), a text message, an image (with an
+    optional text beside it), or the model's greeting (it speaks first, with no user input)."""
 
     audio: str | None = None
     text: str | None = None
+    image: str | None = Field(None, min_length=1,
+                              description="a PNG or JPEG file, relative to the scenario, sent as an "
+                                          "input_image content part (data URL) with `text` if given")
+    greeting: bool = Field(False, description="the model speaks first: a response is requested with "
+                                              "no user input (only as the first turn)")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Turn:
-        if (self.audio is None) == (self.text is None):
+        if self.greeting:
+            if (self.audio, self.text, self.image) != (None, None, None):
+                raise ValueError("a greeting turn has no `audio`, `text` or `image`")
+        elif self.image is not None:
+            if self.audio is not None:
+                raise ValueError("an image turn has `image` and optionally `text`, not `audio`")
+        elif (self.audio is None) == (self.text is None):
             raise ValueError("a turn has exactly one of `audio` (an utterance id) or `text`")
         return self
 
@@ -299,9 +353,29 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     data, lines = load_yaml(p, text)
     if not isinstance(data, dict):
         raise ScenarioError(str(p), 1, "", "a scenario is a YAML mapping (name:, corpus:, ...)")
+    _tag_lines(lines, ("session", "turn_detection"))
     loaded = LoadedScenario(validate(Scenario, data, lines, str(p)), p, text, lines)
     _check_unique_ids(loaded)
+    _check_greeting_first(loaded)
     return loaded
+
+
+def _tag_lines(lines: dict[Loc, int], at: Loc) -> None:
+    """Lines for the error locations of a one-or-many field at `at`, which carry the union's tag
+    (`ONE`, `MANY`) after the field: the same lines as the file's own keys."""
+    for loc, line in list(lines.items()):
+        if loc[: len(at)] == at:
+            rest = loc[len(at):]
+            lines.setdefault((*at, ONE, *rest), line)
+            lines.setdefault((*at, MANY, *rest), line)
+
+
+def _check_greeting_first(loaded: LoadedScenario) -> None:
+    """The model speaks first only at the start of a conversation."""
+    for i, turn in enumerate(loaded.scenario.turns or []):
+        if turn.greeting and i > 0:
+            raise loaded.error(("turns", i, "greeting"), "a greeting can only be the first turn "
+                               "(the model speaks first, before any user input)")
 
 
 def _check_unique_ids(loaded: LoadedScenario) -> None:
