@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--asr", choices=["auto", "whisper", "pocketsphinx"], default=defaults.asr,
                         help="recognizer of the user's speech: Whisper tiny.en when installed "
                         "(auto), or the light pocketsphinx (default: %(default)s)")
+    parser.add_argument("--max-sessions", type=int, metavar="K", help="refuse a session above K "
+                        "open at once with HTTP 429 rate_limit_exceeded (a provider's limit)")
     parser.add_argument("--tls", action="store_true", help="serve https/wss on a self-signed "
                         "certificate for 127.0.0.1/localhost generated at start (path printed)")
     faults = parser.add_argument_group("fault injection")
@@ -72,6 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="answer WebRTC offers with unreachable candidates: ICE never connects")
     faults.add_argument("--fault-datachannel-close-after-events", type=int, metavar="N",
                         help="close each WebRTC call's oai-events channel after its Nth server event")
+    faults.add_argument("--go-away-after-s", type=float, metavar="S", help="Gemini Live: send "
+                        "goAway (timeLeft 1s) S seconds into each connection, then close it")
 
 
 def config_from_args(args: argparse.Namespace) -> RefServerConfig:
@@ -83,11 +87,13 @@ def config_from_args(args: argparse.Namespace) -> RefServerConfig:
         chunk_ms=args.chunk_ms,
         replies=load_reply_rules(args.replies) if args.replies else (),
         api_key=_api_key(args.api_key_env), asr=args.asr, tls=args.tls,
+        max_sessions=args.max_sessions,
         faults=Faults(handshake_status=args.fault_handshake_status,
                       drop_after_events=args.fault_drop_after_events,
                       stall_ms=args.fault_stall_ms, webrtc_status=args.fault_webrtc_status,
                       webrtc_no_ice=args.fault_webrtc_no_ice,
-                      datachannel_close_after_events=args.fault_datachannel_close_after_events),
+                      datachannel_close_after_events=args.fault_datachannel_close_after_events,
+                      go_away_after_s=args.go_away_after_s),
     )
 
 

@@ -51,6 +51,9 @@ CAUSES: tuple[Cause, ...] = (
     Cause("connection_lost", "an open connection ended before the turn finished: closed, dropped, "
           "or (WebRTC) the peer connection failed, the data channel closed, or no media arrived "
           "for `media_stall_s` (the peer is gone)", MEDIA),
+    Cause("go_away", "the endpoint announced the connection's end (Gemini Live `goAway` with "
+          "`timeLeft`) and then closed it before the turn finished: a provider's connection time "
+          "limit, not a crash; the call's later turns are `skipped` and the next call reconnects"),
     Cause("timeout", "the response did not finish within the turn's time", TURN),
     Cause("protocol_error", "the endpoint sent something the dialect cannot read: malformed JSON, "
           "a wrong shape or a wrong-typed field"),

@@ -149,7 +149,7 @@ class Session:
             try:
                 frame = await self.transport.recv()
             except ConnectionLost as exc:
-                self.events.put_nowait(Stamped(now_ns(), None, exc))
+                self.events.put_nowait(Stamped(now_ns(), None, self.dialect.connection_lost(exc)))
                 return
             if frame.audio:
                 self.events.put_nowait(Stamped(frame.t_ns, SessionEvent(Kind.MEDIA_AUDIO, "media",

@@ -39,10 +39,14 @@ class Rule:
     """An `ek_…` key minted here is accepted (and must be live)."""
     always: bool
     """A key is required even when the server has no `api_key` (OpenAI's WebRTC routes)."""
+    delegated: bool = False
+    """The route checks its own credential (Gemini's ephemeral-token method): no key check here."""
 
 
 OPEN = Rule(ephemeral=False, always=False)
 """Standard keys only; none needed without `api_key` (WebSocket-less routes, transcriptions)."""
+DELEGATED = Rule(ephemeral=False, always=False, delegated=True)
+"""The handler checks the credential itself (`gemini_tokens`)."""
 
 
 def rule_for(method: str, path: str, ws_path: str, secrets_path: str, calls_path: str) -> Rule:
@@ -98,7 +102,7 @@ def middleware(api_key: str | None, store: SecretStore,
 
     @web.middleware
     async def check_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method == "OPTIONS":
+        if request.method == "OPTIONS" or rule(request).delegated:
             return await handler(request)
         try:
             secret = authorize(presented_key(request), rule(request), api_key, store)

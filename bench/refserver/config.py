@@ -53,6 +53,9 @@ class Faults:
     answer connectivity checks: ICE never connects (for client connect-timeout tests)."""
     datachannel_close_after_events: int | None = None
     """Close a WebRTC call's `oai-events` data channel right after its Nth server event."""
+    go_away_after_s: float | None = None
+    """Gemini Live face: this long after a connection opens, send `goAway` (`timeLeft` 1 s),
+    then close it with 1001 (a provider's connection time limit)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class RefServerConfig:
     asr: str = "auto"
     """The recognizer of the user's speech: `whisper` (bundled tiny.en), `pocketsphinx` (light,
     for load runs), or `auto` (Whisper when installed, else pocketsphinx)."""
+    max_sessions: int | None = None
+    """At most this many sessions at once (every face and transport); one more is refused with
+    HTTP 429, OpenAI's `rate_limit_exceeded` (Google's `RESOURCE_EXHAUSTED` on the Gemini face)."""
     tls: bool = False
     """Serve https/wss with a self-signed certificate for 127.0.0.1/localhost, generated at start
     into a temporary directory (see `bench.refserver.tls`; clients trust `RefServer.ca_path`)."""

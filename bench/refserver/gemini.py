@@ -19,6 +19,7 @@ import base64
 import binascii
 import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,10 @@ VERSIONS = ("v1", "v1alpha", "v1beta")
 PATHS = tuple(f"/ws/google.ai.generativelanguage.{v}.GenerativeService.{m}"
               for v in VERSIONS for m in METHODS)
 """The official WebSocket paths (`live.py` builds `{base}/ws/google.ai.generativelanguage.…`)."""
+CONSTRAINED_PATHS = frozenset(p for p in PATHS if p.endswith("Constrained"))
+"""The ephemeral-token method: its connection carries an `auth_tokens/…` token (gemini_tokens.py)."""
+TOKENS_PATH = "/v1alpha/auth_tokens"
+"""Where `auth_tokens.create` mints a token (v1alpha only, like the Constrained method's use)."""
 PATH = PATHS[VERSIONS.index("v1beta") * len(METHODS)]
 """The path the SDK connects to by default (v1beta, `BidiGenerateContent`)."""
 CLOSE_INVALID = 1007
@@ -246,7 +251,9 @@ _CLIENT_KEYS = ("setup", "realtimeInput", "clientContent", "toolResponse")
 class GeminiTranslator:
     """One connection's translation state: the setup, and what the client has been told."""
 
-    def __init__(self) -> None:
+    def __init__(self, locked: Mapping[str, Any] | None = None) -> None:
+        self.locked = dict(locked or {})
+        """Setup fields an ephemeral token locks: they replace the client's (`gemini_tokens`)."""
         self.setup: Setup | None = None
         self.setup_complete = False
         self.responding = False
@@ -271,6 +278,8 @@ class GeminiTranslator:
         if key == "setup":
             if self.setup is not None:
                 raise GeminiClose(CLOSE_POLICY, "setup may be sent only once, as the first message.")
+            if self.locked:
+                body = {**_object(body, "setup"), **self.locked}
             self.setup = parse_setup(body)
             return [session_update(self.setup)]
         if self.setup is None:

@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 from bench.refserver import asr, auth, tls
 from bench.refserver.config import RefServerConfig
 from bench.refserver.ephemeral import SecretStore
+from bench.refserver.gemini import CONSTRAINED_PATHS
 from bench.refserver.gemini_ws import GeminiEndpoint
 from bench.refserver.httperrors import error_response
 from bench.refserver.memory import Occupancy
@@ -45,6 +46,8 @@ DEFAULT_CONFIG = RefServerConfig()
 
 
 def _rule(request: web.Request) -> auth.Rule:
+    if request.path in CONSTRAINED_PATHS:  # Gemini's ephemeral-token method checks its token
+        return auth.DELEGATED
     return auth.rule_for(request.method, _unprefixed(request.path), REALTIME_PATH, SECRETS_PATH,
                          CALLS_PATH)
 
@@ -80,20 +83,23 @@ async def _open_realtime(request: web.Request, dialect: Dialect) -> web.StreamRe
     config = request.app[_CONFIG]
     if config.faults.handshake_status is not None:
         return error_response(config.faults.handshake_status)
+    occupancy = request.app[_OCCUPANCY]
+    if config.max_sessions is not None and occupancy.open >= config.max_sessions:
+        return error_response(429, f"Rate limit reached: at most {config.max_sessions} concurrent "
+                              "sessions. Please try again.")
     ws = web.WebSocketResponse(protocols=SUBPROTOCOLS, compress=False,
                                max_msg_size=MAX_MESSAGE_BYTES)
     if not ws.can_prepare(request).ok:
         return error_response(400, "Expected a WebSocket upgrade request.")
-    await ws.prepare(request)
-    sockets: weakref.WeakSet[web.WebSocketResponse] = request.app[_SOCKETS]
-    sockets.add(ws)
-    counter: itertools.count[int] = request.app[_COUNTER]
-    session = RealtimeSession(
-        ws.send_str, config=config, dialect=dialect, number=next(counter),
-        abort=lambda: _abort(request), now=time.time())
-    occupancy = request.app[_OCCUPANCY]
-    occupancy.opened()
+    occupancy.opened()  # counted from here: a concurrent handshake sees this one
     try:
+        await ws.prepare(request)
+        sockets: weakref.WeakSet[web.WebSocketResponse] = request.app[_SOCKETS]
+        sockets.add(ws)
+        counter: itertools.count[int] = request.app[_COUNTER]
+        session = RealtimeSession(
+            ws.send_str, config=config, dialect=dialect, number=next(counter),
+            abort=lambda: _abort(request), now=time.time())
         await _serve_websocket(ws, session)
     finally:
         occupancy.closed()

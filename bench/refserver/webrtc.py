@@ -126,6 +126,10 @@ class WebRtcEndpoint:
 
     async def _answer(self, request: web.Request, offer: str, dialect: Dialect,
                       settings: SessionSettings) -> web.Response:
+        limit = self.config.max_sessions
+        if limit is not None and self.occupancy.open >= limit:
+            raise HttpError(429, f"Rate limit reached: at most {limit} concurrent sessions.",
+                            "rate_limit_exceeded")
         call_id = "rtc_" + secrets.token_hex(12)
         call = Call(call_id, config=self.config, dialect=dialect, number=next(self._counter),
                     settings=settings, on_closed=self._forget)

@@ -151,3 +151,29 @@ async def test_sdk_wrong_key_is_refused(server: RefServer) -> None:
             pass
     assert "401" in str(caught.value)
     assert not isinstance(caught.value, errors.APIError) or caught.value.code == 401
+
+
+@pytest.mark.filterwarnings("ignore::google.genai.errors.ExperimentalWarning")
+@pytest.mark.filterwarnings(  # google-genai's REST client subclasses aiohttp's ClientSession
+    "ignore:Inheritance class AiohttpClientSession from ClientSession:DeprecationWarning")
+async def test_sdk_mints_an_ephemeral_token_and_connects_with_it(server: RefServer) -> None:
+    """`auth_tokens.create` (v1alpha) at the server, then `live.connect` with the token as the
+    key: the SDK itself picks `BidiGenerateContentConstrained` and `Authorization: Token`. The
+    token's locked setup (text output) overrides what the client asks for; its one use is spent."""
+    v1alpha = types.HttpOptions(api_version="v1alpha", base_url=server.base_url,
+                                async_client_args={"ssl": client_context(server.ca_path or "")})
+    token = await genai.Client(api_key=KEY, http_options=v1alpha).aio.auth_tokens.create(
+        config=types.CreateAuthTokenConfig(uses=1, live_connect_constraints=(
+            types.LiveConnectConstraints(model=MODEL, config=types.LiveConnectConfig(
+                response_modalities=[types.Modality.TEXT])))))
+    assert token.name is not None and token.name.startswith("auth_tokens/")
+    with_token = genai.Client(api_key=token.name, http_options=v1alpha)
+    asked = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])
+    async with with_token.aio.live.connect(model=MODEL, config=asked) as session:
+        await session.send_client_content(turns={"parts": [{"text": "hello"}]})
+        turn = await receive_turn(session)
+    assert turn.text == REPLY and turn.audio == b""  # the token's TEXT, not the client's AUDIO
+    with pytest.raises(Exception) as caught:
+        async with with_token.aio.live.connect(model=MODEL):
+            pass
+    assert "401" in str(caught.value)

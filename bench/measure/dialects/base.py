@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bench.common.errors import ProtocolViolation, UnknownNameError
+from bench.common.errors import ConnectionLost, ProtocolViolation, UnknownNameError
 from bench.measure.transports.base import Endpoint
 from bench.metrics.cost import Usage
 from bench.plan.scenario import SessionSettings
@@ -180,6 +180,11 @@ class Dialect(ABC):
 
     @abstractmethod
     def decode(self, message: Message) -> SessionEvent: ...
+
+    def connection_lost(self, fault: ConnectionLost) -> ConnectionLost:
+        """The fault a lost connection fails the turn with: `fault` itself by default; a protocol
+        that announces its end first (Gemini Live's `goAway`) names that cause instead."""
+        return fault
 
     def decode_many(self, message: Message) -> list[SessionEvent]:
         """Every event one server message carries, in order: one by default; a protocol whose

@@ -1,7 +1,8 @@
 """Gemini Live (`BidiGenerateContent`, PROTOCOLS §4): connecting (the Gemini API with the key in
-`x-goog-api-key` or `?key=`, or Vertex AI with a bearer token), the handshake `setup →
-setupComplete`, client frames (`realtimeInput` audio at 16 kHz, manual `activityStart`/`activityEnd`,
-`audioStreamEnd`, `clientContent` text turns) and server messages.
+`x-goog-api-key` or `?key=`, an ephemeral token `auth_tokens/…` as `Authorization: Token` or
+`?access_token=` on v1alpha `BidiGenerateContentConstrained`, or Vertex AI with a bearer token),
+the handshake `setup → setupComplete`, client frames (`realtimeInput` audio at 16 kHz, manual
+`activityStart`/`activityEnd`, `audioStreamEnd`, `clientContent` text turns) and server messages.
 
 A server message can carry several things at once (content, a transcription, `turnComplete` and
 `usageMetadata` together), so `decode_many` gives every event in it, in the order the harness needs
@@ -20,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bench.common.errors import ProtocolViolation
+from bench.common.errors import ConnectionLost, ProtocolViolation
 from bench.measure.dialects.base import Credentials, Dialect, Handshake, Kind, Message, SessionEvent
 from bench.measure.transports.base import Endpoint
 from bench.metrics.cost import Usage
@@ -39,6 +40,8 @@ MISSING_MARKS: Mapping[str, str] = MappingProxyType({
 
 _SNAKE = re.compile(r"_([a-z0-9])")
 _URLSAFE = str.maketrans("-_", "+/")
+_LIVE_PATH = re.compile(r"(.*/ws/google\.ai\.generativelanguage\.)v[0-9a-z]+"
+                        r"\.GenerativeService\.BidiGenerateContent(?:Constrained)?")
 _TOP_LEVEL = ("setupComplete", "voiceActivity", "voiceActivityDetectionSignal", "serverContent",
               "usageMetadata", "toolCall", "toolCallCancellation", "goAway", "sessionResumptionUpdate")
 """Every top-level field a `LiveServerMessage` may carry (google-genai `types.LiveServerMessage`)."""
@@ -146,6 +149,15 @@ def _rate(mime: str) -> int | None:
     return None
 
 
+def constrained(path: str) -> str:
+    """The ephemeral-token method of a Gemini API Live path: v1alpha `…Constrained` (the SDK
+    connects there with an `auth_tokens/…` key, `live.py`); any other path is kept as given."""
+    match = _LIVE_PATH.fullmatch(path)
+    if match is None:
+        return path
+    return f"{match.group(1)}v1alpha.GenerativeService.BidiGenerateContentConstrained"
+
+
 def _vertex(host: str) -> str | None:
     """The location of a Vertex AI host (`us-central1-aiplatform.googleapis.com`), else None."""
     suffix = "-aiplatform.googleapis.com"
@@ -156,7 +168,7 @@ class GeminiLive(Dialect):
     """The Gemini Live API's client (google-genai `live.py` and the published wire format)."""
 
     name = "gemini-live"
-    auth_styles = ("x-goog-api-key", "key-query", "bearer", "none")
+    auth_styles = ("x-goog-api-key", "key-query", "token", "token-query", "bearer", "none")
     handshake = Handshake(greeting=None, ready=Kind.SESSION_UPDATED)
     input_format = "pcm16_16k"
     missing_marks = MISSING_MARKS
@@ -171,6 +183,8 @@ class GeminiLive(Dialect):
         """Usage that came before its turn's `turnComplete`."""
         self._model: str | None = None
         """The model as `setup` names it, once `endpoint` has seen the URL (Vertex AI needs it)."""
+        self._go_away: str | None = None
+        """The `timeLeft` of a `goAway` the server sent: the connection's end was announced."""
 
     # --- connecting --------------------------------------------------------------------------
 
@@ -188,6 +202,13 @@ class GeminiLive(Dialect):
             headers["Authorization"] = f"Bearer {cred.key}"
         elif cred.key and cred.style == "key-query":
             query = [(k, v) for k, v in query if k != "key"] + [("key", cred.key)]
+        elif cred.key and cred.style == "token":
+            headers["Authorization"] = f"Token {cred.key}"
+        elif cred.key and cred.style == "token-query":
+            query = [(k, v) for k, v in query if k != "access_token"] + [("access_token", cred.key)]
+        if cred.style in ("token", "token-query"):
+            parts = parts._replace(path=constrained(parts.path))
+            shown = urlunsplit(urlsplit(shown)._replace(path=parts.path))
         return Endpoint(urlunsplit(parts._replace(query=urlencode(query))), headers, (), connect_timeout_s,
                         shown_url=shown)
 
@@ -280,12 +301,19 @@ class GeminiLive(Dialect):
             events += self._content(_obj(msg, "serverContent", "serverContent"))
         elif "usageMetadata" in msg:
             events.append(SessionEvent(Kind.OTHER, "usageMetadata", usage=self._usage))
-        if "goAway" in msg:  # the connection ends soon: worth seeing in a record, nothing to do
-            left = _obj(msg, "goAway", "goAway").get("timeLeft")
-            events.append(SessionEvent(Kind.OTHER, "goAway", text=f"timeLeft {str(left)[:40]}"))
+        if "goAway" in msg:  # the connection ends soon: its loss is then `go_away`
+            self._go_away = str(_obj(msg, "goAway", "goAway").get("timeLeft"))[:40]
+            events.append(SessionEvent(Kind.OTHER, "goAway", text=f"timeLeft {self._go_away}"))
         events += [SessionEvent(Kind.OTHER, k) for k in
                    ("toolCall", "toolCallCancellation", "sessionResumptionUpdate") if k in msg]
         return events
+
+    def connection_lost(self, fault: ConnectionLost) -> ConnectionLost:
+        """After a `goAway`, the end is the one announced: cause `go_away`, not `connection_lost`."""
+        if self._go_away is None:
+            return fault
+        return ConnectionLost(f"{fault} after the endpoint's goAway (timeLeft {self._go_away})",
+                              cause="go_away")
 
     def _content(self, c: Message) -> list[SessionEvent]:
         """`serverContent` → events: what was heard, what is said, then the turn's end."""
