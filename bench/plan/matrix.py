@@ -20,6 +20,7 @@ from bench.corpus.synthetic import synthetic_utterance
 from bench.corpus.utterance import Utterance
 from bench.plan.scenario import LoadedScenario, Scenario, SessionSettings, Turn
 from bench.plan.targets import Target
+from bench.plan.tools import tool_result_text
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class TurnSpec:
 
     utterance: Utterance | None
     text: str | None
+    tool_result: str = tool_result_text(None)
+    """The `output` the harness answers each function call of this turn with (compact JSON)."""
 
     @property
     def label(self) -> str:
@@ -107,15 +110,16 @@ def _conversation_turns(
 ) -> tuple[TurnSpec, ...]:
     out = []
     for i, t in enumerate(turns):
+        result = tool_result_text(t.tool_result)
         if t.audio is None:
-            out.append(TurnSpec(None, t.text))
+            out.append(TurnSpec(None, t.text, result))
             continue
         u = utts.get((t.audio, voice)) or utts.get((t.audio, "recorded"))
         if u is None:
             known = sorted({k[0] for k in utts})
             raise loaded.error(("turns", i, "audio"),
                                f"unknown utterance {t.audio!r}; valid: {', '.join(known)}")
-        out.append(TurnSpec(u, None))
+        out.append(TurnSpec(u, None, result))
     return tuple(out)
 
 
@@ -166,7 +170,7 @@ def _noisy(turn: TurnSpec, clips: list[Clip], snr: float | None, seed: int) -> T
     u = turn.utterance
     if u is None or snr is None:
         return turn
-    return TurnSpec(replace(u, clip=mix_noise(u.clip, clips[seed % len(clips)], snr, seed)), None)
+    return replace(turn, utterance=replace(u, clip=mix_noise(u.clip, clips[seed % len(clips)], snr, seed)))
 
 
 MAX_CALLS = 1_000_000

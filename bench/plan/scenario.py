@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_val
 
 from bench.common.errors import ScenarioError
 from bench.common.yamlfile import Loc, field_name, line_of, load_yaml, read_text, validate
+from bench.plan.tools import Expect, ExpectTool, ToolChoice, ToolDecl, check_tools
 
 Transport = Literal["websocket", "webrtc"]
 AudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
@@ -85,6 +86,9 @@ class _SessionCommon(_Strict):
     input_transcription: str | None = Field(
         None, description="transcription model for the endpoint's own input transcript"
     )
+    tools: list[ToolDecl] = Field(default_factory=list, description="functions the model may call")
+    tool_choice: ToolChoice | None = Field(
+        None, description="auto, none, required or {type: function, name}; null: not sent")
 
 
 class SessionSettings(_SessionCommon):
@@ -251,6 +255,12 @@ class Turn(_Strict):
                                           "input_image content part (data URL) with `text` if given")
     greeting: bool = Field(False, description="the model speaks first: a response is requested with "
                                               "no user input (only as the first turn)")
+    expect_tool: ExpectTool | None = None
+    """The function call its response should make (`tool_call_ok`)."""
+    tool_result: dict[str, Any] | None = None
+    """What the harness answers any function call of this turn with (default `{"ok": true}`)."""
+    expect: Expect | None = None
+    """What its answer should say (`answer_ok`)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Turn:
@@ -357,6 +367,10 @@ def load_scenario(path: str | Path) -> LoadedScenario:
     loaded = LoadedScenario(validate(Scenario, data, lines, str(p)), p, text, lines)
     _check_unique_ids(loaded)
     _check_greeting_first(loaded)
+    s = loaded.scenario
+    for loc, message in check_tools(s.session.tools, s.session.tool_choice,
+                                    [t.expect_tool for t in s.turns or []]):
+        raise loaded.error(loc, message)
     return loaded
 
 
