@@ -30,7 +30,7 @@ from bench.metrics.spec import TurnInputs
 from bench.plan.matrix import CallSpec, TurnSpec, settings_of
 from bench.plan.scenario import LoadedScenario
 from bench.plan.targets import Target
-from bench.results.records import TurnError, TurnRecord
+from bench.results.records import ToolCall, TurnError, TurnRecord
 from bench.results.store import RunStore, record_line
 
 
@@ -278,7 +278,8 @@ class Runner:
                            for (t, _), n in zip(tl.out_chunks, sizes, strict=True)],
             audio=audio, started_at=started, snr_db=call.conversation.snr_db, output_rate=out.rate,
             output_voice=settings_of(call, self.loaded.scenario).voice,
-            speed=settings_of(call, self.loaded.scenario).speed)
+            speed=settings_of(call, self.loaded.scenario).speed,
+            tool_calls=[ToolCall(c.name, c.arguments, c.call_id) for c in tl.tool_calls])
 
     def _save_audio(self, call: CallSpec, i: int, tl: Timeline, out: Any, fmt: str) -> dict[str, str]:
         paths, name = {}, f"{call.call_id}-t{i}"

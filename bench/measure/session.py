@@ -26,6 +26,7 @@ from bench.measure.causes import code_token
 from bench.measure.dialects import Dialect, ErrorInfo, Kind, SessionEvent, get_dialect
 from bench.measure.dialects.base import Message
 from bench.measure.timeline import Timeline
+from bench.measure.toolflow import ToolFlow
 from bench.measure.transports.base import Endpoint, Transport, now_ns
 from bench.plan.matrix import TurnSpec
 from bench.plan.scenario import SessionSettings
@@ -103,6 +104,8 @@ class Session:
         self.open_marks: dict[str, int] = {}
         self._reader: asyncio.Task[None] | None = None
         self._finished: set[str] = set()
+        self._tools = ToolFlow()
+        """This turn's function calls (answered with its scripted result)."""
         """Ids of the responses of earlier turns: their late events belong to no turn."""
         self.send_lag_ms: list[float] = []
         """This turn's audio send lag: for each paced 20 ms chunk, when the transport sent it
@@ -210,6 +213,7 @@ class Session:
         """Send one user turn and collect the response into `timeline`. Raises EndpointFault."""
         self._drain()
         self._silent_since = None
+        self._tools = ToolFlow(turn.tool_result)
         self.send_lag_ms = []
         timeline.input_format = self.input_format
         deadline = now_ns() + int(self.options.turn_timeout_s * 1e9)
@@ -221,6 +225,7 @@ class Session:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, EndpointFault):
                 await sender
+            self._tools.finish(timeline)
             if timeline.response_id is not None:
                 self._finished.add(timeline.response_id)
             last = timeline.marks.get("last_audio")
@@ -316,6 +321,8 @@ class Session:
             item = await self._next(deadline)
             if self._apply(item, tl, stopped):
                 break
+            if self._tools.due:
+                await self._tools.answer(self.dialect, self._send, tl)
         if self.options.settings.input_transcription and tl.input_transcript is None \
                 and tl.mode != "text":
             await self._await_transcript(tl)
@@ -354,6 +361,8 @@ class Session:
             tl.out_chunks.append((t, ev.audio))
         elif k is Kind.INPUT_TRANSCRIPT:
             tl.input_transcript = ev.text
+        elif k is Kind.FUNCTION_CALL and ev.call is not None:
+            self._tools.called(ev.call, t, tl)
         elif k is Kind.OUTPUT_BUFFER_STARTED:
             tl.mark("output_buffer_started", t)
         elif k is Kind.MEDIA_AUDIO:
@@ -371,6 +380,8 @@ class Session:
         if tl.response_id is not None and ev.response_id not in (None, tl.response_id):
             return False  # a response from before this turn
         stopped.set()
+        if self._tools.continues(ev, tl, self._finished):
+            return False  # it called a function: the turn goes on with the follow-up
         tl.response_id = tl.response_id or ev.response_id  # even if its `created` comes late
         tl.mark("response_done", t)
         tl.usage, tl.status = ev.usage, ev.status

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.measure.dialects.base import FunctionCall
 from bench.metrics.cost import Usage
 
 MARKS = (
@@ -11,6 +12,7 @@ MARKS = (
     "input_end", "speech_started", "speech_stopped", "response_created", "first_text",
     "first_audio_byte", "first_audible", "last_audio", "response_done",
     "output_buffer_started", "output_buffer_stopped",
+    "tool_call_args_done", "tool_result_sent", "tool_followup_first_audio",
 )
 """Every mark a turn can carry (DESIGN §3), in timeline order."""
 
@@ -36,6 +38,8 @@ class Timeline:
     usage: Usage | None = None
     response_id: str | None = None
     status: str | None = None
+    tool_calls: list[FunctionCall] = field(default_factory=list)
+    """Every function call the endpoint made in this turn, in order (see `toolflow`)."""
 
     def mark(self, name: str, t_ns: int, first: bool = True) -> None:
         """Set a mark; with `first`, keep the earliest time."""

@@ -64,6 +64,10 @@ MARKS: dict[str, str] = {
                      "`first_audio_byte` and never runs ahead of arrival",
     "last_audio": "last output audio chunk received",
     "response_done": "the response's completion event received",
+    "tool_call_args_done": "the first function call's arguments complete "
+                           "(`response.function_call_arguments.done`)",
+    "tool_result_sent": "the scripted tool result(s) and the request for the follow-up response sent",
+    "tool_followup_first_audio": "the first output audio received after `tool_result_sent`",
 }
 """The marks latencies start and stop at (DESIGN §3), for docs/metrics.md."""
 

@@ -19,9 +19,11 @@ from bench.metrics.latency import LATENCY, THROUGHPUT
 from bench.metrics.pesq import PESQ
 from bench.metrics.spec import Family, Metric, TurnInputs, Values
 from bench.metrics.speech_rate import SPEECH_RATE
+from bench.metrics.tools import ANSWERS, TOOL_LATENCY
 from bench.metrics.wer_scoring import ASR, WER
 
-FAMILIES: tuple[Family, ...] = (LATENCY, THROUGHPUT, COST, WER, ASR, PESQ, DNSMOS, SPEECH_RATE, HARNESS)
+FAMILIES: tuple[Family, ...] = (LATENCY, THROUGHPUT, COST, WER, ASR, PESQ, DNSMOS, SPEECH_RATE, HARNESS,
+                                TOOL_LATENCY, ANSWERS)
 """The registry, in report order."""
 
 METRICS: dict[str, Metric] = {m.name: m for f in FAMILIES for m in f.metrics}

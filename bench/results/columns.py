@@ -51,6 +51,12 @@ class _Wer(msgspec.Struct):
     hypothesis: str = ""
 
 
+class _ToolCall(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    arguments: str
+    call_id: str = ""
+
+
 class _Quality(msgspec.Struct):
     backends: dict[str, str] = {}
     wer: dict[str, _Wer] = {}
@@ -95,6 +101,7 @@ class _Row(msgspec.Struct):
     output_rate: int | None = None
     output_voice: str | None = None
     speed: float | None = None
+    tool_calls: list[_ToolCall] = []
     schema_version: Annotated[int, msgspec.Meta(ge=1)] = 1
 
 

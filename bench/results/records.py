@@ -79,6 +79,16 @@ class RecordQuality(Mapping[str, Any]):
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A function call the endpoint made in a turn, as it made it."""
+
+    name: str
+    arguments: str
+    """The arguments as the endpoint wrote them (JSON text, unparsed: a broken one is kept)."""
+    call_id: str = ""
+
+
+@dataclass(frozen=True)
 class TurnError:
     cause: str
     """A short stable token (`connect_failed`, `connection_lost`, `error:<code>`, `timeout`...)."""
@@ -130,12 +140,17 @@ class TurnRecord:
     `voice` is the corpus's input voice."""
     speed: float | None = None
     """The output speaking speed the call asked for (`session.speed`); None: not sent."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    """Every function call the endpoint made in this turn, in order (what `tool_call_ok` judged)."""
     schema_version: int = RECORD_VERSION
 
     def to_json(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d.update(error=asdict(self.error) if self.error else None, quality=self.quality.to_json(),
                  output_chunks=[list(c) for c in self.output_chunks])
+        d["tool_calls"] = [asdict(c) for c in self.tool_calls]
+        if not self.tool_calls:
+            del d["tool_calls"]  # absent unless a tool was called: older readers see no change
         return d
 
     @staticmethod
@@ -145,7 +160,8 @@ class TurnRecord:
         chunks = [(float(a), int(b)) for a, b in d.get("output_chunks", [])]
         known = {k: v for k, v in d.items() if k in TurnRecord.__dataclass_fields__}
         known.update(error=TurnError(**err) if err else None, output_chunks=chunks,
-                     quality=RecordQuality.from_json(d.get("quality")))
+                     quality=RecordQuality.from_json(d.get("quality")),
+                     tool_calls=[ToolCall(**c) for c in d.get("tool_calls") or []])
         return TurnRecord(**known)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from websockets.asyncio.client import connect
 
 from bench.corpus.utterance import Utterance
 from bench.measure.runner import Runner, RunOptions
@@ -116,3 +117,23 @@ async def test_go_away_cuts_the_turn_and_the_next_call_goes_on(
     assert "timeLeft 1s" in cut.error.message and "1001" in cut.error.message
     assert skipped.error is not None and skipped.error.cause == "skipped"
     assert next_call.ok and next_call.output_transcript.strip() == "Nice to meet you."
+
+
+async def test_the_session_limit_refuses_the_next_session_the_google_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`max_sessions` 1 with one session held open: the harness's call is `http_429` with
+    Google's `RESOURCE_EXHAUSTED`; once the held one closes, a call runs."""
+    monkeypatch.setenv("GEMINI_TOKEN", KEY)
+    server = await started(replace(FAST, max_sessions=1))
+    assert server.ca_path is not None
+    url = server.base_url.replace("https", "wss", 1) + PATH
+    try:
+        async with connect(url, additional_headers={"x-goog-api-key": KEY},
+                           ssl=client_context(server.ca_path)):
+            [refused] = await run(tmp_path / "a", server, "x-goog-api-key", [(TEXT,)])
+        [served] = await run(tmp_path / "b", server, "x-goog-api-key", [(TEXT,)])
+    finally:
+        await server.stop()
+    assert refused.error is not None and refused.error.cause == "http_429"
+    assert "RESOURCE_EXHAUSTED" in refused.error.message
+    assert served.ok

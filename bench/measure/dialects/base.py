@@ -45,6 +45,8 @@ class Kind(StrEnum):
     ERROR = "error"
     MEDIA_AUDIO = "media_audio"
     """Audio that arrived as media (a decoded WebRTC frame), not in an event."""
+    FUNCTION_CALL = "function_call"
+    """The model finished a function call's arguments (OpenAI `response.function_call_arguments.done`)."""
     OTHER = "other"
 
 
@@ -59,6 +61,17 @@ class ErrorInfo:
     fatal: bool = True
     """False for errors the protocol defines as leaving the turn running (e.g. cancelling
     a response that already ended)."""
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """A function call the model made."""
+
+    call_id: str
+    """What its result must name."""
+    name: str
+    arguments: str
+    """The arguments as the model wrote them (JSON text, not yet parsed or checked)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,8 @@ class SessionEvent:
     error: ErrorInfo | None = None
     session: Message | None = None
     """The session object of a greeting or ready event."""
+    call: FunctionCall | None = None
+    """The function call of a `FUNCTION_CALL` event."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,11 @@ class Dialect(ABC):
     def audio_end(self) -> Message | None:
         """Sent when a server-VAD turn's microphone closes after its trailing silence without an
         answer (Gemini Live: `audioStreamEnd`); None = nothing."""
+        return None
+
+    def tool_result(self, call: FunctionCall, output: str) -> Message | None:
+        """The message that answers `call` with `output` (OpenAI: a `function_call_output` item;
+        `response_create` then asks for the follow-up); None for a protocol without tools."""
         return None
 
     @abstractmethod

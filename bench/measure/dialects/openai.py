@@ -18,6 +18,7 @@ from bench.common.redact import register_secret, scrub
 from bench.measure.dialects.base import (
     Credentials,
     Dialect,
+    FunctionCall,
     Handshake,
     Kind,
     Message,
@@ -136,11 +137,26 @@ class _OpenAI(Dialect):
     def response_create(self) -> Message:
         return {"type": "response.create"}
 
+    def tool_result(self, call: FunctionCall, output: str) -> Message:
+        return {"type": "conversation.item.create",
+                "item": {"type": "function_call_output", "call_id": call.call_id, "output": output}}
+
     def response_cancel(self) -> Message:
         return {"type": "response.cancel"}
 
     def decode(self, message: Message) -> SessionEvent:
         return decode_openai(message)
+
+
+def _tools(s: SessionSettings) -> dict[str, Any]:
+    """`tools` and `tool_choice` (the same shape in GA and beta), when the scenario gives them."""
+    out: dict[str, Any] = {}
+    if s.tools:
+        out["tools"] = [{"type": "function", **t.model_dump()} for t in s.tools]
+    if s.tool_choice is not None:
+        choice = s.tool_choice
+        out["tool_choice"] = choice if isinstance(choice, str) else choice.model_dump()
+    return out
 
 
 def _turn_detection(s: SessionSettings) -> dict[str, Any] | None:
@@ -184,7 +200,7 @@ class OpenAIGA(_OpenAI):
             session["model"] = model
         if s.instructions is not None:
             session["instructions"] = s.instructions
-        return {"type": "session.update", "session": session}
+        return {"type": "session.update", "session": {**session, **_tools(s)}}
 
 
 class OpenAIBeta(_OpenAI):
@@ -212,7 +228,7 @@ class OpenAIBeta(_OpenAI):
             session["instructions"] = s.instructions
         if s.input_transcription:
             session["input_audio_transcription"] = {"model": s.input_transcription}
-        return {"type": "session.update", "session": session}
+        return {"type": "session.update", "session": {**session, **_tools(s)}}
 
 
 class OpenAIAuto(OpenAIGA):

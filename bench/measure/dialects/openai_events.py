@@ -9,7 +9,7 @@ import binascii
 from typing import Any
 
 from bench.common.errors import ProtocolViolation
-from bench.measure.dialects.base import ErrorInfo, Kind, Message, SessionEvent
+from bench.measure.dialects.base import ErrorInfo, FunctionCall, Kind, Message, SessionEvent
 from bench.metrics.cost import Usage
 
 NON_FATAL_ERRORS = frozenset({"conversation_already_has_active_response", "response_cancel_not_active"})
@@ -63,6 +63,7 @@ _KINDS: dict[str, Kind] = {
     "output_audio_buffer.stopped": Kind.OUTPUT_BUFFER_STOPPED,
     "rate_limits.updated": Kind.RATE_LIMITS,
     "error": Kind.ERROR,
+    "response.function_call_arguments.done": Kind.FUNCTION_CALL,
 }
 
 
@@ -104,6 +105,15 @@ def _response_error(resp: Message) -> ErrorInfo | None:
     return ErrorInfo(e.code, e.message or str(details.get("reason") or "failed"), e.type)
 
 
+def _function_call(msg: Message, where: str) -> FunctionCall:
+    """`response.function_call_arguments.done` → its call. Without a `call_id` it cannot be
+    answered (a violation); a missing `name` is kept as "" (the check then says so)."""
+    call_id, name, args = (_opt_str(msg, k, where) for k in ("call_id", "name", "arguments"))
+    if not call_id:
+        raise ProtocolViolation(f"{where}: a function call without a `call_id`")
+    return FunctionCall(call_id, name or "", args or "")
+
+
 def decode_openai(msg: Message) -> SessionEvent:
     t = msg.get("type")
     if not isinstance(t, str):
@@ -133,6 +143,8 @@ def decode_openai(msg: Message) -> SessionEvent:
         return SessionEvent(kind, t, session=_obj(msg, "session", t))
     if kind is Kind.ERROR:
         return SessionEvent(kind, t, error=_error(msg))
+    if kind is Kind.FUNCTION_CALL:
+        return SessionEvent(kind, t, rid, iid, call=_function_call(msg, t))
     return SessionEvent(kind, t, rid, iid)
 
 
