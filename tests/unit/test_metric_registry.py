@@ -18,7 +18,8 @@ from bench.plan.scenario import Scenario
 ROOT = Path(__file__).resolve().parents[2]
 MARKS = {"connect_start": 0.0, "connected": 12.0, "session_ready": 20.0, "speech_end_sent": 1000.0,
          "input_end": 1300.0, "speech_stopped": 1520.0, "first_text": 1700.0, "first_audio_byte": 1750.0,
-         "first_audible": 1790.0, "last_audio": 2250.0, "response_done": 2600.0}
+         "first_audible": 1790.0, "last_audio": 2250.0, "response_done": 2600.0,
+         "tool_call_args_done": 1600.0, "tool_result_sent": 1620.0, "tool_followup_first_audio": 1750.0}
 USAGE = Usage(input_tokens=40, output_tokens=90, input_audio=40, output_text=10, output_audio=80)
 
 
