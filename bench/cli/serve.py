@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-from bench.cli.common import bounded_int
+from bench.cli.common import bounded_float, bounded_int
 from bench.common.errors import UserError
 from bench.refserver import Faults, RefServer, RefServerConfig
 from bench.refserver.auth import exposure_warning
@@ -46,6 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-delay-jitter-ms", type=float, default=0.0, metavar="MS",
                         help="extra delay drawn uniformly from [0, MS] per response")
     parser.add_argument("--seed", type=int, default=0, help="seed of the jitter and of the IDs")
+    parser.add_argument("--tool-delay-ms", type=bounded_float(0, 600_000, open_ends=False), default=0.0,
+                        metavar="MS",
+                        help="added delay before each function call's arguments are done")
+    parser.add_argument("--tool-invalid-rate", type=bounded_float(0, 1, open_ends=False), default=0.0,
+                        metavar="P",
+                        help="fraction of function calls whose arguments fail the declared schema "
+                        "(seeded per response; default: %(default)s)")
     parser.add_argument("--pace", type=float, default=defaults.pace, help="output deltas after "
                         "the first at this multiple of real time; 0 = burst (default: %(default)s)")
     parser.add_argument("--chunk-ms", type=int, default=defaults.chunk_ms, metavar="MS",
@@ -84,7 +91,8 @@ def config_from_args(args: argparse.Namespace) -> RefServerConfig:
         host=args.host, port=args.port, model=args.model, variant=args.variant,
         first_delay_ms=args.first_delay_ms,
         first_delay_jitter_ms=args.first_delay_jitter_ms, seed=args.seed, pace=args.pace,
-        chunk_ms=args.chunk_ms,
+        chunk_ms=args.chunk_ms, tool_delay_ms=args.tool_delay_ms,
+        tool_invalid_rate=args.tool_invalid_rate,
         replies=load_reply_rules(args.replies) if args.replies else (),
         api_key=_api_key(args.api_key_env), asr=args.asr, tls=args.tls,
         max_sessions=args.max_sessions,

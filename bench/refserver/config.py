@@ -82,6 +82,10 @@ class RefServerConfig:
     """Milliseconds of output audio per audio delta."""
     replies: tuple[ReplyRule, ...] = ()
     """Scripted replies, first match wins; otherwise the assistant echoes the user."""
+    tool_delay_ms: float = 0.0
+    """Added delay before a function call's arguments are done (after `first_delay_ms`)."""
+    tool_invalid_rate: float = 0.0
+    """Fraction of function calls whose arguments fail the declared schema (seeded per response)."""
     faults: Faults = field(default_factory=Faults)
     """Fault injection knobs."""
     api_key: str | None = None

@@ -21,6 +21,7 @@ from bench.refserver.config import RefServerConfig
 from bench.refserver.conversation import Conversation, Item, Part
 from bench.refserver.responder import reply_for
 from bench.refserver.settings import Dialect, SessionSettings
+from bench.refserver.tools import PlannedCall, plan_call, stream_call, tool_answer
 from bench.refserver.tts import rate_wpm, speak
 from bench.refserver.usage import NO_USAGE, Tokens, Usage, audio_out_tokens, text_tokens
 
@@ -123,20 +124,43 @@ class ResponseRun:
         fault = self.config.faults.error_on_response
         if fault is not None:
             return await self._fail(fault.code, fault.message, fault.type)
-        reply = reply_for(await self.user_words(), self.config.replies)
+        words = await self.user_words()
+        call = plan_call(s.tools, s.tool_choice, self.conversation, words, self.plan.response_id,
+                         self.config.seed, self.config.tool_invalid_rate)
+        if call is not None:
+            return await self._call(call, tokens_in, cached)
+        reply = tool_answer(self.conversation) or reply_for(words, self.config.replies)
         slots = await self._slots(reply)
         await self._open_item()
         await self._stream(slots)
         await self._close_item()
         if self.config.faults.stall_ms > 0:
             await asyncio.sleep(self.config.faults.stall_ms / 1000)
-        usage = Usage(tokens_in, cached, self._output_tokens())
+        await self._finish(self.item, Usage(tokens_in, cached, self._output_tokens()))
+
+    async def _finish(self, item: Item, usage: Usage) -> None:
+        """`response.done` with `item` as its output."""
         if self.plan.in_conversation:
-            self.conversation.mark_read(s.instructions)
+            self.conversation.mark_read(self.plan.settings.instructions)
         status = "cancelled" if self.reason else "completed"
         details = {"type": "cancelled", "reason": self.reason} if self.reason else None
         await self.emit({"type": "response.done", "response": self._response(
-            status, [p.item_object(self.item, self.dialect)], usage, details)})
+            status, [p.item_object(item, self.dialect)], usage, details)})
+
+    async def _call(self, call: PlannedCall, tokens_in: Tokens, cached: Tokens) -> None:
+        """A function call instead of speech (`bench.refserver.tools`): its arguments are done
+        `tool_delay_ms` after the first output would have started."""
+        item = Item(self.plan.item_id, type="function_call", status="in_progress", fields={
+            "call_id": call.call_id, "name": call.name, "arguments": call.arguments})
+        delay_s = self.plan.first_delay_s + self.config.tool_delay_ms / 1000
+
+        async def waited() -> bool:
+            await self._wait(delay_s)
+            return self.reason is None
+
+        await stream_call(self.emit, self.dialect, self.plan.response_id, item,
+                          self.conversation if self.plan.in_conversation else None, waited)
+        await self._finish(item, Usage(tokens_in, cached, Tokens(text_tokens(call.arguments))))
 
     def _response(self, status: str, output: list[p.JSON] | None = None,
                   usage: Usage | None = None, details: p.JSON | None = None) -> p.JSON:
