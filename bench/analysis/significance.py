@@ -9,7 +9,7 @@ per-utterance WER as values and reference word counts as weights it is the corpu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,27 +149,46 @@ class Interval:
         return not self.low <= x <= self.high
 
 
-def _resampled(sample: Sample, stat: StatFn, resamples: int, rng: np.random.Generator) -> Array:
+def _resampled(sample: Sample, stats: Sequence[str], resamples: int,
+               rng: np.random.Generator) -> dict[str, Array]:
+    """Each statistic of the same `resamples` bootstrap resamples of one sample: one draw, and the
+    percentiles from one partition, however many statistics are asked for."""
     v, w = sample.arrays()
     idx = rng.integers(0, len(v), size=(resamples, len(v)))
-    return stat(v[idx], w[idx])
+    values = v[idx]
+    weights = w[idx] if "pooled" in stats else values  # only `pooled` reads the weights
+    quantiles = [s for s in stats if s in PERCENTILE_STATS]
+    out: dict[str, Array] = {}
+    if quantiles:
+        got = np.percentile(values, [float(q[1:]) for q in quantiles], axis=-1)
+        out.update(zip(quantiles, np.asarray(got, dtype=float), strict=True))
+    out.update({s: get_stat(s)(values, weights) for s in stats if s not in out})
+    return out
+
+
+def bootstrap_changes(
+    a: Sample, b: Sample, stats: Sequence[str], level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> dict[str, tuple[Interval, Interval | None]]:
+    """Percentile-bootstrap CIs of stat(B) − stat(A) and of stat(B) ÷ stat(A) for each statistic,
+    all from the same resamples.
+
+    A and B are resampled independently (unpaired runs). A ratio CI is None when any
+    resampled stat(A) is 0. Both samples must be non-empty.
+    """
+    for stat in stats:
+        get_stat(stat)
+    rng = np.random.default_rng(seed)
+    ra, rb = _resampled(a, stats, resamples, rng), _resampled(b, stats, resamples, rng)
+    tail = (1 - level) / 2
+    return {s: (_interval(rb[s] - ra[s], tail),
+                _interval(rb[s] / ra[s], tail) if np.all(ra[s] != 0) else None) for s in stats}
 
 
 def bootstrap_change(
     a: Sample, b: Sample, stat: str, level: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> tuple[Interval, Interval | None]:
-    """Percentile-bootstrap CIs of stat(B) − stat(A) and of stat(B) ÷ stat(A).
-
-    A and B are resampled independently (unpaired runs). The ratio CI is None when any
-    resampled stat(A) is 0. Both samples must be non-empty.
-    """
-    rng = np.random.default_rng(seed)
-    fn = get_stat(stat)
-    sa, sb = _resampled(a, fn, resamples, rng), _resampled(b, fn, resamples, rng)
-    tail = (1 - level) / 2
-    diff = _interval(sb - sa, tail)
-    ratio = _interval(sb / sa, tail) if np.all(sa != 0) else None
-    return diff, ratio
+    """`bootstrap_changes` of one statistic."""
+    return bootstrap_changes(a, b, (stat,), level, resamples, seed)[stat]
 
 
 def _interval(x: Array, tail: float) -> Interval:
@@ -203,14 +222,34 @@ class Change:
     cliffs_delta: float
     """Effect size: P(B > A) − P(B < A)."""
 
+    def significant(self, alpha: float = 0.05) -> bool:
+        """B differs from A: Mann-Whitney p < alpha and, for a percentile or pooled statistic, the
+        bootstrap CI of its difference excludes 0 too (the statistic itself moved, not only the
+        distribution's bulk). The gate asks the same, one-sided in the rule's bad direction."""
+        if self.p_value >= alpha:
+            return False
+        return self.stat not in PERCENTILE_STATS | {"pooled"} or self.diff_ci.excludes(0.0)
+
+
+def measure_changes(
+    a: Sample, b: Sample, stats: Sequence[str], level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> dict[str, Change]:
+    """Every figure of a change for each statistic, the CIs from shared resamples (a report
+    comparing p50 and p95 draws once); both samples must be non-empty."""
+    if not len(a) or not len(b):
+        raise ValueError("measure_change needs two non-empty samples")
+    cis = bootstrap_changes(a, b, stats, level, resamples, seed)
+    p, delta = mann_whitney_p(a, b), cliffs_delta(a, b)
+    out = {}
+    for stat in stats:
+        va, vb = statistic(a, stat), statistic(b, stat)
+        out[stat] = Change(stat, len(a), len(b), va, vb, vb - va, vb / va if va != 0 else None,
+                           *cis[stat], p, delta)
+    return out
+
 
 def measure_change(
     a: Sample, b: Sample, stat: str, level: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> Change:
     """Every figure of a change at once; both samples must be non-empty."""
-    if not len(a) or not len(b):
-        raise ValueError("measure_change needs two non-empty samples")
-    va, vb = statistic(a, stat), statistic(b, stat)
-    diff_ci, ratio_ci = bootstrap_change(a, b, stat, level, resamples, seed)
-    return Change(stat, len(a), len(b), va, vb, vb - va, vb / va if va != 0 else None,
-                  diff_ci, ratio_ci, mann_whitney_p(a, b), cliffs_delta(a, b))
+    return measure_changes(a, b, (stat,), level, resamples, seed)[stat]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import bdtr, bdtrik
+from scipy.special import bdtr, bdtrik, ndtri
 
 from bench.results.summary import Interval, MetricStats
 
@@ -101,3 +101,15 @@ def _ratio_normal_ci(e: npt.NDArray[np.float64], w: npt.NDArray[np.float64],
     se = float(np.sqrt(np.var(e - r * w, ddof=1) / n) / w.mean())
     z = float(ndtri(1 - (1 - level) / 2))
     return float(max(r - z * se, 0.0)), float(r + z * se)
+
+
+def proportion_ci(successes: float, n: int, level: float = 0.95) -> tuple[float, float] | None:
+    """Wilson score CI of a proportion (a rate: the mean of a 1.0/0.0 metric such as `yield_ok`):
+    inside [0, 1] and honest at 0 or n successes, where the normal interval collapses to a
+    point. None when n = 0."""
+    if n <= 0:
+        return None
+    z = float(ndtri(1 - (1 - level) / 2))
+    p, z2 = successes / n, z * z
+    centre, half = p + z2 / (2 * n), z * float(np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)))
+    return max(0.0, (centre - half) / (1 + z2 / n)), min(1.0, (centre + half) / (1 + z2 / n))

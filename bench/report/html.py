@@ -9,15 +9,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from markupsafe import Markup
 
 from bench.analysis.groups import Group, GroupKey, SnrKey, groups_of
 from bench.metrics.registry import METRICS
 from bench.report import plots
+from bench.report.behaviour import barge_in_section, image_section, tools_section
 from bench.report.clips import SECONDS, turn_clips
 from bench.report.data import colour
 from bench.report.headline import headline
+from bench.report.load_curves import load_section
 from bench.report.page import environment
+from bench.report.providers import ALPHA, provider_pairs
+from bench.report.speech_rate import speech_rate_section
 from bench.report.status import run_status
 from bench.report.tables import (
     error_rows,
@@ -112,12 +117,43 @@ def _transport_plot(pair: TransportPair) -> str | None:
     return plots.intervals(rows, f"Δ p50, {pair.b.key[1]} − {pair.a.key[1]} (ms)")
 
 
-def render(manifest: dict[str, Any], summary: Summary, table: TurnTable, run_dir: Path | None = None) -> str:
+def _drawn(section: Item | None) -> Item | None:
+    """A section with its plot (SVG text from `bench.report.plots`) as markup."""
+    return None if section is None else {**section, "svg": _svg(section.get("svg"))}
+
+
+def compare_reference(manifest: dict[str, Any]) -> str | None:
+    """The scenario's `compare.reference` target, read from the scenario text the manifest keeps."""
+    text = (manifest.get("scenario") or {}).get("text")
+    if not isinstance(text, str) or "compare" not in text:
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    ref = (data.get("compare") or {}).get("reference") if isinstance(data, dict) else None
+    return ref if isinstance(ref, str) else None
+
+
+def behaviour_sections(groups: Sequence[Group], table: TurnTable, summary: Summary) -> Item:
+    """The sections that appear only when the run has their data (issues 11 and 12)."""
+    load = summary.harness.get("load") if summary.harness else None
+    return {"barge_in": _drawn(barge_in_section(groups)), "tools": tools_section(groups),
+            "speech_rate": _drawn(speech_rate_section(groups, table)), "image": image_section(groups, table),
+            "load_curves": _drawn(load_section(load, table))}
+
+
+def render(manifest: dict[str, Any], summary: Summary, table: TurnTable, run_dir: Path | None = None,
+           baseline: str | None = None) -> str:
     """The page; `run_dir` (where the audio files are) is needed for the audio samples only. Full
-    records are read only for the turns shown (the turn table and the waterfalls)."""
+    records are read only for the turns shown (the turn table and the waterfalls). `baseline`:
+    the target the others are compared with side by side (default: the scenario's
+    `compare.reference`, else the first target)."""
     groups = groups_of(table)
     picked = highlights(groups, table, WATERFALLS)
     return environment().get_template("report.html.j2").render(
+        providers=provider_pairs(groups, baseline or compare_reference(manifest)), provider_alpha=ALPHA,
+        **behaviour_sections(groups, table, summary),
         manifest=manifest, scenario=manifest.get("scenario") or {}, harness=manifest.get("harness") or {},
         summary=summary, groups=groups, headline=headline(groups), status=run_status(manifest, table),
         latency=latency_figures(groups), waterfalls=waterfall_items(run_dir, picked),
@@ -131,7 +167,8 @@ def render(manifest: dict[str, Any], summary: Summary, table: TurnTable, run_dir
         transport_most=MOST)
 
 
-def write_report(run_dir: Path, manifest: dict[str, Any], summary: Summary, table: TurnTable) -> Path:
+def write_report(run_dir: Path, manifest: dict[str, Any], summary: Summary, table: TurnTable,
+                 baseline: str | None = None) -> Path:
     path = run_dir / REPORT
-    path.write_text(render(manifest, summary, table, run_dir), encoding="utf-8")
+    path.write_text(render(manifest, summary, table, run_dir, baseline), encoding="utf-8")
     return path

@@ -217,3 +217,45 @@ def intervals(rows: Sequence[tuple[str, float, float, float, str]], xlabel: str)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     return _svg(fig)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A figure against a numeric x (a load level, a requested speed), with an optional 95% CI
+    per point (None where it has none) and an optional dashed style (a reference line)."""
+
+    label: str
+    colour: str
+    x: Sequence[float]
+    y: Sequence[float | None]
+    low: Sequence[float | None] = ()
+    high: Sequence[float | None] = ()
+    dashed: bool = False
+
+
+def _draw_curve(ax: Axes, c: Curve) -> None:
+    y = np.array([np.nan if v is None else v for v in c.y], dtype=float)
+    ax.plot(c.x, y, marker="" if c.dashed else "o", markersize=3.5, color=c.colour, label=_short(c.label),
+            linestyle="--" if c.dashed else "-", linewidth=1.0 if c.dashed else 1.4)
+    if c.low and c.high:
+        for x, v, lo, hi in zip(c.x, y, c.low, c.high, strict=True):
+            if lo is not None and hi is not None and np.isfinite(v):
+                ax.plot([x, x], [lo, hi], color=c.colour, linewidth=2.2, alpha=0.45, solid_capstyle="butt")
+
+
+def curves(panels: Sequence[tuple[str, str, Sequence[Curve]]]) -> str | None:
+    """One panel per (title, x label, curves), side by side, each curve with its CI bars and a
+    legend per panel; None when no panel has a value."""
+    panels = [p for p in panels if any(v is not None for c in p[2] for v in c.y)]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 0.4, 2.5), squeeze=False)
+    for ax, (title, xlabel, rows) in zip(axes[0], panels, strict=True):
+        for c in rows:
+            _draw_curve(ax, c)
+        ax.set(title=title, xlabel=xlabel)
+        ax.title.set_fontsize(8)
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="best")
+    fig.tight_layout()
+    return _svg(fig)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bench.analysis.groups import Group
-from bench.analysis.significance import Array, Change, Sample, measure_change
+from bench.analysis.significance import Array, Change, Sample, get_stat, measure_changes
 
 LATENCY = ("v2v_ms", "ttfb_ms", "ttft_ms", "e2e_ms", "vad_ms")
 SETUP = ("connect_ms", "session_ms")
@@ -44,23 +44,47 @@ class TransportPair:
         return f"{' · '.join((target, variant, *axes))}: {self.b.key[1]} vs {self.a.key[1]}"
 
 
-def _sample(values: Array, rng: np.random.Generator) -> Sample:
+def _finite(g: Group, metric: str) -> tuple[Array, Array]:
+    """(values, weights) of a metric's successful turns: WER metrics weighted by normalized
+    reference words (so `pooled` is the corpus WER), every other metric by 1."""
+    col = g.metrics[metric]
+    keep = np.isfinite(col)
+    weights = g.wer[metric][1][keep] if metric in g.wer else np.ones(int(keep.sum()))
+    return col[keep], weights
+
+
+def _sample(values: Array, weights: Array, rng: np.random.Generator) -> Sample:
     if len(values) > MOST:
-        values = rng.choice(values, MOST, replace=False)
-    return Sample(tuple(values.tolist()))
+        pick = rng.choice(len(values), MOST, replace=False)
+        values, weights = values[pick], weights[pick]
+    return Sample(tuple(values.tolist()), tuple(weights.tolist()))
 
 
-def diff(a: Group, b: Group, metric: str) -> Diff | None:
-    va, vb = a.values(metric), b.values(metric)
+def diffs(a: Group, b: Group, metric: str, stats: Sequence[str]) -> list[Diff]:
+    """stat(B) − stat(A) of one metric for each statistic, with bootstrap 95% CIs (one set of
+    resamples for all) and the Mann-Whitney p, on at most `MOST` values a side; empty when either
+    side has no value."""
+    if metric not in a.metrics or metric not in b.metrics:
+        return []
+    (va, wa), (vb, wb) = _finite(a, metric), _finite(b, metric)
     if not len(va) or not len(vb):
-        return None
+        return []
     rng = np.random.default_rng(0)
-    sa, sb = _sample(va, rng), _sample(vb, rng)
+    sa, sb = _sample(va, wa, rng), _sample(vb, wb, rng)
     resamples = max(200, min(2000, BUDGET // max(len(sa), len(sb))))
-    change = measure_change(sa, sb, "p50", resamples=resamples)
-    pa, pb = float(np.median(va)), float(np.median(vb))
-    full = replace(change, n_a=len(va), n_b=len(vb), a=pa, b=pb, diff=pb - pa, ratio=pb / pa if pa else None)
-    return Diff(metric, full, max(len(va), len(vb)) > MOST)
+    out = []
+    for stat, change in measure_changes(sa, sb, stats, resamples=resamples).items():
+        fn = get_stat(stat)
+        pa, pb = float(fn(va, wa)), float(fn(vb, wb))
+        full = replace(change, n_a=len(va), n_b=len(vb), a=pa, b=pb, diff=pb - pa,
+                       ratio=pb / pa if pa else None)
+        out.append(Diff(metric, full, max(len(va), len(vb)) > MOST))
+    return out
+
+
+def diff(a: Group, b: Group, metric: str, stat: str = "p50") -> Diff | None:
+    """`diffs` of one statistic; None when either side has no value."""
+    return next(iter(diffs(a, b, metric, (stat,))), None)
 
 
 def _diffs(a: Group, b: Group, metrics: Sequence[str]) -> tuple[Diff, ...]:

@@ -30,7 +30,7 @@ from bench.results.store import CALLS
 
 Column = npt.NDArray[np.float64]
 ID_COLUMNS = ("call_id", "turn", "target", "transport", "variant", "model", "voice", "utterance", "repeat",
-              "snr_db", "warmup", "ok", "cause", "output_voice", "speed")
+              "snr_db", "warmup", "ok", "cause", "output_voice", "speed", "mode")
 """Per-turn identity and outcome columns, before the metric columns."""
 OWN_REFERENCE = frozenset({"output_wer"})
 """WER metrics whose reference is the endpoint's output transcript, not the corpus text."""
@@ -136,7 +136,7 @@ def _weight(metric: str, r: _Row) -> tuple[float, float]:
 
 _EMPTY: dict[str, Any] = {}
 STRINGS = ("call_id", "target", "transport", "variant", "model", "voice", "utterance", "cause", "message",
-           "output_voice")
+           "output_voice", "mode")
 
 
 def _cause(r: _Row) -> tuple[str | None, str | None]:
@@ -203,7 +203,7 @@ class _Builder:
     def _add_ids(self, rows: Sequence[_Row]) -> None:
         s = self._strings
         causes = [_cause(r) for r in rows]
-        for name in ("target", "transport", "variant", "model", "voice", "utterance", "output_voice"):
+        for name in ("target", "transport", "variant", "model", "voice", "utterance", "output_voice", "mode"):
             self.ids[name].extend(s.setdefault(v, v) if v is not None else None
                                   for v in (getattr(r, name) for r in rows))
         self.ids["cause"].extend(c for c, _ in causes)
