@@ -11,6 +11,9 @@ goodput (calls/s meeting every SLO) and a sweep the highest level that met them.
     rtbench load scenarios/quickstart.yaml --rate 5 --duration 60
     rtbench load scenarios/quickstart.yaml --users 8 --ramp-up 4 --duration 30
     rtbench load scenarios/quickstart.yaml --rate 1 --sweep 1,2,5,10 --step-duration 20
+    rtbench load scenarios/quickstart.yaml --engine locust --users 20 --locust-workers 2
+
+`--engine locust` runs the same sessions in locust's worker processes (bench/cli/load_locust.py).
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench.cli import load_locust
 from bench.cli.common import bounded_float, bounded_int
+from bench.cli.load_locust import check_args as check_engine
+from bench.cli.load_view import LiveTracker, LiveView
 from bench.cli.run import (
     check_keys,
     check_transports,
@@ -40,14 +46,26 @@ from bench.cli.run import (
 )
 from bench.cli.rundir import check_out, clear_run, make_out
 from bench.common.errors import UserError
-from bench.measure.load import LoadDriver, LoadPlan, LoadRun, Mode, Slo
+from bench.measure.load import (
+    LoadDriver,
+    LoadPlan,
+    LoadRun,
+    Mode,
+    Slo,
+    load_summary,
+    records_by_call,
+    step_stats,
+    timings_from_records,
+)
+from bench.measure.locust_engine import WorkerJob
 from bench.measure.runner import Runner, RunOptions
 from bench.metrics.quality import check_quality
 from bench.metrics.registry import METRICS
 from bench.metrics.spec import RunPlan
-from bench.plan.matrix import check_size, expand, load_utterances
+from bench.plan.matrix import CallSpec, check_size, expand, load_utterances
 from bench.plan.scenario import SLO_STATS, LoadedScenario, load_scenario
-from bench.results.store import RunStore, new_run_id
+from bench.results.records import TurnRecord
+from bench.results.store import RunStore, load_records, new_run_id
 
 NAME = "load"
 HELP = "load a target: closed loop (--users) or open loop (--rate), with sweep and SLOs"
@@ -77,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the scenario's transports (repeatable)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="run directory (default: reports/<run-id>)")
     parser.add_argument("--overwrite", action="store_true", help="replace the run in --out DIR")
-    mode = parser.add_mutually_exclusive_group(required=True)
+    mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--users", type=bounded_int(1, MAX_USERS), metavar="N",
                       help="closed loop: N users, each starting its next call when the last ended")
     mode.add_argument("--rate", type=bounded_float(0, MAX_RATE), metavar="R",
@@ -103,6 +121,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pace", choices=["realtime", "burst"],
                         help="send input audio in real time (default) or as fast as possible")
     parser.add_argument("--no-audio", action="store_true", help="do not save input/output WAV files")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no live view (it is shown only when stdout is a terminal)")
+    load_locust.add_arguments(parser)
 
 
 def parse_slo(loaded: LoadedScenario, items: list[str] | None) -> Slo:
@@ -179,55 +200,101 @@ def _f(v: float | None, digits: int = 1) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_engine(args)
     loaded = load_scenario(args.scenario or default_scenario())
     s = loaded.scenario
-    slo, steps = parse_slo(loaded, args.slo), plans(args)
     targets = resolve_targets(args, loaded)
-    check_quality(s, RunPlan(tuple(t.name for t in targets), not args.no_audio))
+    locust = args.engine == "locust"
+    save_audio = not (args.no_audio or locust)  # a locust worker's audio would stay on its machine
+    check_quality(s, RunPlan(tuple(t.name for t in targets), save_audio))
     transports = args.transport or list(s.transport)
     check_transports(transports)
-    if args.out is not None:
+    if args.out is not None and not args.worker:
         check_out(args.out, False, args.overwrite)
     utterances = load_utterances(loaded)
     check_size(loaded, utterances, len(targets) * len(transports), 1)
     calls = [c for c in expand(loaded, targets, utterances, 1, transports) if not c.warmup]
     check_keys(targets)
+    paced = (args.pace or s.pace) == "realtime"
+    if args.worker:
+        with endpoints(targets) as urls:
+            raw = args.out or Path("reports") / f"{new_run_id(s.name)}-worker"
+            return load_locust.run_worker(args, WorkerJob(loaded, tuple(calls), urls, paced), raw)
+    slo, steps = parse_slo(loaded, args.slo), plans(args)
     console = Console()
     run_id = new_run_id(s.name)
     out = args.out or Path("reports") / run_id
     if args.overwrite:
         clear_run(out)
     make_out(out)
-    options = RunOptions(run_id, paced=(args.pace or s.pace) == "realtime", save_audio=not args.no_audio)
+    options = RunOptions(run_id, paced=paced, save_audio=save_audio)
     manifest = new_manifest(loaded, run_id, targets, options, {"calls": None, "load": True})
-    manifest = replace(manifest, options={**manifest.options, "load": _plan_json(steps, slo)})
+    manifest = replace(manifest, options={**manifest.options, "load": _plan_json(steps, slo, args.engine)})
     store = RunStore(out)
     store.write_manifest(manifest.to_json())
     started = time.perf_counter()
     with endpoints(targets) as urls:
         runner = Runner(loaded, store, options, urls)
-        runner.prepare(calls)
-        load = LoadRun(LoadDriver(runner, calls), slo,
-                       on_step=lambda step: console.print(escape(step_line(step))))
-        runner.progress = load.record
-        asyncio.run(load.run(steps))
-    store.close()
+        if locust:
+            store.close()  # the locust master appends the records
+            summary = _locust(args, runner, calls, steps[0], slo, out)
+            stopped = None
+        else:
+            load = _native(args, runner, calls, steps, slo, console)
+            store.close()
+            summary, stopped = load.summary(), load.stopped
     manifest = replace(manifest, ended_at=dt.datetime.now(dt.UTC).isoformat(),
-                       plan={**manifest.plan, "calls": sum(st["calls"] for st in load.steps)})
+                       plan={**manifest.plan, "calls": sum(st["calls"] for st in summary["steps"])})
     store.write_manifest(manifest.to_json())
-    summary = load.summary()
     console.print(load_table(summary))
-    if load.stopped:
-        console.print(f"[yellow]{escape(load.stopped)}[/yellow]")
+    if stopped:
+        console.print(f"[yellow]{escape(stopped)}[/yellow]")
     if slo:
         best = summary["max_level_meeting_slo"]
         console.print(f"highest level meeting the SLO: {'none' if best is None else f'{best:g}'}")
     return finish(out, manifest.to_json(), runner, time.perf_counter() - started, console, {"load": summary})
 
 
-def _plan_json(steps: list[LoadPlan], slo: Slo) -> dict[str, Any]:
+def _native(args: argparse.Namespace, runner: Runner, calls: list[CallSpec], steps: list[LoadPlan], slo: Slo,
+            console: Console) -> LoadRun:
+    """The native engine: every step on this process's event loop, with the live view on a terminal."""
+    runner.prepare(calls)
+    driver = LoadDriver(runner, calls)
+    tracker = LiveTracker(driver, runner.lag)
+    view = LiveView(console, tracker, enabled=not args.no_progress)
+    load = LoadRun(driver, slo, on_step=lambda step: view.console.print(escape(step_line(step))))
+
+    def on_turn(r: TurnRecord) -> None:
+        load.record(r)
+        tracker.record(r)
+
+    runner.progress = on_turn
+    with view:
+        asyncio.run(load.run(steps))
+    return load
+
+
+def _locust(args: argparse.Namespace, runner: Runner, calls: list[CallSpec], plan: LoadPlan, slo: Slo,
+            out: Path) -> dict[str, Any]:
+    """The locust engine: its processes run the calls; the merged records give the step's figures."""
+    job = WorkerJob(runner.loaded, tuple(calls), runner.urls, runner.options.paced)
+    t = time.perf_counter()
+    merge = load_locust.run_master(args, job, out, runner.options.run_id, job.call_timeout_s)
+    runner.lag.samples_ms, runner.send_lag_ms = merge["loop_lag_ms"], merge["send_lag_ms"]
+    records = load_records(out, chunks=False)
+    timings = timings_from_records(records)
+    start = timings[0].intended_ns if timings else 0
+    step = step_stats(plan, timings, records_by_call(records), slo, start, time.perf_counter() - t)
+    step["workers"] = [{k: w.get(k) for k in ("id", "written", "received", "calls", "unfinished")}
+                       for w in merge["workers"]]
+    step["merged_records"] = merge["merged"]
+    return load_summary([step], slo)
+
+
+def _plan_json(steps: list[LoadPlan], slo: Slo, engine: str) -> dict[str, Any]:
     first = steps[0]
-    return {"mode": first.mode, "levels": [p.level for p in steps], "duration_s": first.duration_s,
+    return {"engine": engine, "mode": first.mode, "levels": [p.level for p in steps],
+            "duration_s": first.duration_s,
             "arrivals": first.arrivals, "max_concurrency": first.max_concurrency,
             "ramp_up_s": first.ramp_up_s, "seed": first.seed, "slo": slo.to_json(),
             "argv": list(sys.argv[1:])}

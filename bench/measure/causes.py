@@ -46,6 +46,9 @@ CAUSES: tuple[Cause, ...] = (
           "WebRTC key or SDP POST) with this HTTP status"),
     Cause("bad_url", "the endpoint URL cannot be connected to"),
     Cause("unsupported_transport", "the target's dialect has no way to use this transport"),
+    Cause("unsupported_input", "the target's dialect cannot send this kind of turn: an image "
+          "(`input_image` is OpenAI GA only) or a greeting (no way to ask for a response without "
+          "user input: Gemini Live)"),
     Cause("bad_sdp", "the WebRTC SDP answer cannot be used"),
     Cause("bad_client_secret", "the WebRTC key request was answered without a short-lived key"),
     Cause("connection_lost", "an open connection ended before the turn finished: closed, dropped, "

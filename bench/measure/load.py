@@ -7,6 +7,7 @@ the schedule delay, so coordinated omission is shown, never hidden.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -111,14 +112,16 @@ class LoadDriver:
     """Starts calls on `runner` by a plan; cycles through `calls` (the scenario's matrix), giving
     each started call a new index so every call id of the run is unique."""
 
-    def __init__(self, runner: Runner, calls: Sequence[CallSpec]) -> None:
+    def __init__(self, runner: Runner, calls: Sequence[CallSpec], first_index: int = 0) -> None:
         if not calls:
             raise ValueError("a load run needs at least one call in the scenario's matrix")
         self.runner = runner
         self._calls: Iterator[CallSpec] = itertools.cycle(calls)
-        self._index = itertools.count()
+        self._index = itertools.count(first_index)
         self.active = 0
         """Calls running now (for a live view)."""
+        self.started = 0
+        """Calls started so far (for a live view)."""
 
     def _next_call(self) -> CallSpec:
         return replace(next(self._calls), index=next(self._index), warmup=False)
@@ -127,10 +130,16 @@ class LoadDriver:
         actual = now_ns()
         out.append(CallTiming(call.call_id, intended_ns, actual))
         self.active += 1
+        self.started += 1
         try:
             await self.runner.run_call(call, scheduled_ns=intended_ns)
         finally:
             self.active -= 1
+
+    async def start(self, intended_ns: int, out: list[CallTiming]) -> None:
+        """The next call, due at `intended_ns` (another engine's schedule, e.g. a locust user's),
+        run to its end; its timing is appended to `out`."""
+        await self._call(self._next_call(), intended_ns, out)
 
     async def run(self, plan: LoadPlan) -> list[CallTiming]:
         """One step; returns every started call's timing, in start order."""
@@ -286,10 +295,40 @@ class LoadRun:
 
     def summary(self) -> dict[str, Any]:
         """`summary.harness.load`: every step, goodput, and the highest level meeting the SLO."""
-        out: dict[str, Any] = {"steps": self.steps, "stopped": self.stopped,
-                               "delayed_over_ms": DELAYED_MS}
-        if self.slo:
-            met = [s["level"] for s in self.steps if s.get("slo", {}).get("met")]
-            out["slo"] = self.slo.to_json()
-            out["max_level_meeting_slo"] = max(met) if met else None
-        return out
+        return load_summary(self.steps, self.slo, self.stopped)
+
+
+def load_summary(steps: list[dict[str, Any]], slo: Slo, stopped: str | None = None) -> dict[str, Any]:
+    """`summary.harness.load` of these steps."""
+    out: dict[str, Any] = {"steps": steps, "stopped": stopped, "delayed_over_ms": DELAYED_MS}
+    if slo:
+        met = [s["level"] for s in steps if s.get("slo", {}).get("met")]
+        out["slo"] = slo.to_json()
+        out["max_level_meeting_slo"] = max(met) if met else None
+    return out
+
+
+def _epoch_ns(iso: str | None) -> int | None:
+    try:
+        return int(dt.datetime.fromisoformat(iso).timestamp() * 1e9) if iso else None
+    except ValueError:
+        return None
+
+
+def timings_from_records(records: Sequence[TurnRecord]) -> list[CallTiming]:
+    """Each call's timing rebuilt from its stored first turn (engines whose schedule ran in
+    other processes, e.g. locust workers): the turn's wall-clock start and its schedule delay."""
+    out = []
+    for r in records:
+        start = _epoch_ns(r.started_at)
+        if r.turn == 0 and start is not None:
+            delay = r.metrics.get("schedule_delay_ms") or 0.0
+            out.append(CallTiming(r.call_id, start - int(delay * 1e6), start))
+    return sorted(out, key=lambda c: c.actual_ns)
+
+
+def records_by_call(records: Sequence[TurnRecord]) -> dict[str, list[TurnRecord]]:
+    out: dict[str, list[TurnRecord]] = {}
+    for r in records:
+        out.setdefault(r.call_id, []).append(r)
+    return out

@@ -23,6 +23,7 @@ from bench.measure.session import Session, SessionOptions, WireCache
 from bench.measure.timeline import Timeline
 from bench.measure.transports.base import Endpoint, Transport, now_ns
 from bench.measure.transports.websocket import WebSocketTransport
+from bench.measure.turns import turn_mode
 from bench.metrics.harness import SCHEDULED_MARK
 from bench.metrics.latency import first_audible_ns
 from bench.metrics.registry import measure_metrics
@@ -207,13 +208,11 @@ class Runner:
         finally:
             await session.close()
 
-    def _mode(self, turn: TurnSpec) -> str:
-        if turn.utterance is None:
-            return "text"
-        return "manual" if self.loaded.scenario.session.turn_detection.type == "none" else "server_vad"
+    def _mode(self, call: CallSpec, turn: TurnSpec) -> str:
+        return turn_mode(turn, settings_of(call, self.loaded.scenario))
 
     async def _turn(self, call: CallSpec, session: Session, i: int, turn: TurnSpec) -> EndpointFault | None:
-        tl = Timeline(self._mode(turn), session.audio_format)
+        tl = Timeline(self._mode(call, turn), session.audio_format)
         if i == 0:
             tl.marks.update(session.open_marks)
         started = dt.datetime.now(dt.UTC).isoformat()
@@ -234,7 +233,7 @@ class Runner:
     async def _fail_all(self, call: CallSpec, session: Session, turns: list[tuple[int, TurnSpec]],
                         fault: EndpointFault) -> None:
         for i, turn in turns:
-            tl = Timeline(self._mode(turn), session.audio_format)
+            tl = Timeline(self._mode(call, turn), session.audio_format)
             if i == 0:
                 tl.marks.update(session.open_marks)
             record = self._record(call, session, i, turn, tl, fault, dt.datetime.now(dt.UTC).isoformat())
@@ -278,6 +277,7 @@ class Runner:
                            for (t, _), n in zip(tl.out_chunks, sizes, strict=True)],
             audio=audio, started_at=started, snr_db=call.conversation.snr_db, output_rate=out.rate,
             output_voice=settings_of(call, self.loaded.scenario).voice,
+            turn_detection=settings_of(call, self.loaded.scenario).turn_detection.label,
             speed=settings_of(call, self.loaded.scenario).speed,
             tool_calls=[ToolCall(c.name, c.arguments, c.call_id) for c in tl.tool_calls])
 

@@ -28,6 +28,7 @@ from bench.measure.dialects.base import Message
 from bench.measure.timeline import Timeline
 from bench.measure.toolflow import ToolFlow
 from bench.measure.transports.base import Endpoint, Transport, now_ns
+from bench.measure.turns import input_messages
 from bench.plan.matrix import TurnSpec
 from bench.plan.scenario import SessionSettings
 
@@ -240,8 +241,10 @@ class Session:
                 return
 
     async def _send_input(self, turn: TurnSpec, tl: Timeline, stopped: asyncio.Event) -> None:
-        if turn.utterance is None:
-            sent = await self._send(self.dialect.user_text(turn.text or ""))
+        if turn.utterance is None:  # text, image or greeting: messages, then the request
+            sent = now_ns()
+            for message in input_messages(self.dialect, turn):
+                sent = await self._send(message)
             tl.mark("input_end", await self._send_if(self.dialect.response_create(), sent))
             return
         if tl.mode == "manual":

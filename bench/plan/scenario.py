@@ -72,11 +72,12 @@ class TurnDetection(_Strict):
     @property
     def label(self) -> str:
         """A short name of the setting for records and group keys: `none`, `semantic_vad:high`,
-        `server_vad:0.5/500ms` (`/pad200` when the prefix padding is not 300 ms)."""
+        `server_vad:0.5,500ms` (threshold, silence; `,pad200` when the prefix padding is not
+        300 ms). No `/`: group labels join their parts with it."""
         if self.type != "server_vad":
             return f"{self.type}:{self.eagerness or 'auto'}" if self.type == "semantic_vad" else self.type
-        pad = "" if self.prefix_padding_ms == 300 else f"/pad{self.prefix_padding_ms}"
-        return f"server_vad:{self.threshold:g}/{self.silence_duration_ms}ms{pad}"
+        pad = "" if self.prefix_padding_ms == 300 else f",pad{self.prefix_padding_ms}"
+        return f"server_vad:{self.threshold:g},{self.silence_duration_ms}ms{pad}"
 
 
 class _SessionCommon(_Strict):

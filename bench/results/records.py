@@ -142,6 +142,9 @@ class TurnRecord:
     """The output speaking speed the call asked for (`session.speed`); None: not sent."""
     tool_calls: list[ToolCall] = field(default_factory=list)
     """Every function call the endpoint made in this turn, in order (what `tool_call_ok` judged)."""
+    turn_detection: str | None = None
+    """The call's turn detection, as a short label (`server_vad:0.5,500ms`, `semantic_vad:high`,
+    `none`); None in records written before it was recorded."""
     schema_version: int = RECORD_VERSION
 
     def to_json(self) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def test_schema_1_records_read_unchanged_in_meaning(run: Path) -> None:
         assert new["schema_version"] == RECORD_VERSION
         assert {k: v for k, v in old.items() if k not in ADDED} == {k: new[k] for k in old if k not in ADDED}
         defaults = {"quality": {}, "snr_db": None, "null_reasons": {}, "output_voice": None,
-                    "speed": None}  # fields older records did not write
+                    "speed": None, "turn_detection": None}  # fields older records did not write
         assert {k: new[k] for k in set(new) - set(old) - ADDED}.items() <= defaults.items()
         assert TurnRecord.from_json(json.loads(json.dumps(new))) == record  # and round-trips as schema 2
 

@@ -35,6 +35,11 @@ ALLOWED: dict[str, set[str]] = {
 imports the command line) and `refserver` outside `cli` (a run starts it through `cli`)."""
 
 
+LOCUST_ADAPTER = {"measure/locust_engine.py", "measure/locustfile.py"}
+"""The only modules that may import locust or gevent (DESIGN §7): locust monkey-patches the
+process that imports it, so only locust's own master and worker processes load the adapter."""
+
+
 def package_of(module: str) -> str | None:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 and parts[0] == "bench" and parts[1] != "__version__" else None
@@ -73,6 +78,19 @@ def test_imports_follow_the_data(path: Path) -> None:
     bad = sorted(m for m in imports(path)
                  if (pkg := package_of(m)) is not None and pkg not in allowed)
     assert not bad, f"bench/{own} may import only {sorted(allowed)}"
+
+
+def top_level_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    found |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
+    return {m.split(".")[0] for m in found}
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_locust_adapter_imports_locust(path: Path) -> None:
+    if path.relative_to(ROOT).as_posix() not in LOCUST_ADAPTER:
+        assert not top_level_imports(path) & {"locust", "gevent"}
 
 
 def test_the_rules_catch_a_violation(tmp_path: Path) -> None:

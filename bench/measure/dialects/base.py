@@ -195,6 +195,11 @@ class Dialect(ABC):
         `response_create` then asks for the follow-up); None for a protocol without tools."""
         return None
 
+    def user_image(self, image_url: str, text: str | None) -> Message | None:
+        """A user message with an image (a `data:` URL) and, if given, text; None for a protocol
+        without image input (the turn fails as `unsupported_input`)."""
+        return None
+
     @abstractmethod
     def response_cancel(self) -> Message: ...
 

@@ -164,6 +164,23 @@ def _vertex(host: str) -> str | None:
     return host[: -len(suffix)] if host.endswith(suffix) else None
 
 
+END_SENSITIVITY = {"high": "END_SENSITIVITY_HIGH", "low": "END_SENSITIVITY_LOW"}
+"""`semantic_vad` eagerness → Gemini Live's `endOfSpeechSensitivity` (how readily it ends the
+user's turn); `medium` and `auto` leave Gemini's default. Gemini has no semantic detection: this
+is the nearest knob it has."""
+
+
+def _activity_detection(s: SessionSettings) -> dict[str, Any]:
+    """`automaticActivityDetection` for server-side turn detection: `server_vad`'s padding and
+    silence as given; `semantic_vad`'s eagerness as an end-of-speech sensitivity."""
+    td = s.turn_detection
+    if td.type == "semantic_vad":
+        sensitivity = END_SENSITIVITY.get(td.eagerness or "auto")
+        return {"disabled": False, **({"endOfSpeechSensitivity": sensitivity} if sensitivity else {})}
+    return {"disabled": False, "prefixPaddingMs": td.prefix_padding_ms,
+            "silenceDurationMs": td.silence_duration_ms}
+
+
 class GeminiLive(Dialect):
     """The Gemini Live API's client (google-genai `live.py` and the published wire format)."""
 
@@ -233,9 +250,7 @@ class GeminiLive(Dialect):
             generation["speechConfig"] = {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": s.voice}}}
         detection: dict[str, Any] = {"disabled": True}
         if not self._manual:
-            td = s.turn_detection
-            detection = {"disabled": False, "prefixPaddingMs": td.prefix_padding_ms,
-                         "silenceDurationMs": td.silence_duration_ms}
+            detection = _activity_detection(s)
         setup: dict[str, Any] = {"generationConfig": generation,
                                  "realtimeInputConfig": {"automaticActivityDetection": detection}}
         path = self._model or self._model_path(model, "", None)

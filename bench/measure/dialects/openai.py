@@ -134,6 +134,14 @@ class _OpenAI(Dialect):
         return {"type": "conversation.item.create",
                 "item": {"type": "message", "role": "user", "content": content}}
 
+    def user_image(self, image_url: str, text: str | None) -> Message | None:
+        """GA: an `input_image` part (data URL), then the text (PROTOCOLS §1.7)."""
+        content: list[dict[str, str]] = [{"type": "input_image", "image_url": image_url}]
+        if text:
+            content.append({"type": "input_text", "text": text})
+        return {"type": "conversation.item.create",
+                "item": {"type": "message", "role": "user", "content": content}}
+
     def response_create(self) -> Message:
         return {"type": "response.create"}
 
@@ -163,6 +171,8 @@ def _turn_detection(s: SessionSettings) -> dict[str, Any] | None:
     td = s.turn_detection
     if td.type == "none":
         return None
+    if td.type == "semantic_vad":
+        return {"type": "semantic_vad", "eagerness": td.eagerness or "auto", "create_response": True}
     return {"type": "server_vad", "threshold": td.threshold, "prefix_padding_ms": td.prefix_padding_ms,
             "silence_duration_ms": td.silence_duration_ms, "create_response": True}
 
@@ -214,6 +224,9 @@ class OpenAIBeta(_OpenAI):
         """The offer straight to the realtime URL (`/v1/realtime?model=…`, its query kept) with
         the real key."""
         return Signalling(HttpRequest(_http_url(url), dict(auth)), DATA_CHANNEL)
+
+    def user_image(self, image_url: str, text: str | None) -> Message | None:
+        return None  # input_image is GA only (PROTOCOLS §1.7)
 
     def session_update(self, s: SessionSettings, model: str | None) -> Message:
         modalities = ["text"] if s.output_modalities == ["text"] else ["audio", "text"]
