@@ -35,8 +35,9 @@ Column = npt.NDArray[np.float64]
 SnrKey = float | None
 """An input SNR in dB; None for clean speech."""
 GROUP_FIELDS = ("target", "transport", "variant")
-AXIS_FIELDS = ("output_voice", "speed")
-"""Session axes a run may vary (`session.voice`, `session.speed` lists): a group field only then."""
+AXIS_FIELDS = ("output_voice", "speed", "turn_detection")
+"""Session axes a run may vary (`session.voice`, `session.speed`, `session.turn_detection`
+lists): a group field only then."""
 
 
 def group_key(r: TurnRecord) -> GroupKey:
@@ -94,6 +95,8 @@ class Group:
     """The output voice its calls asked for, when the run varies it (a `voice=` key part)."""
     speed: float | None = None
     """The speed its calls asked for, when the run varies it (a `speed=` key part)."""
+    turn_detection: str | None = None
+    """Its calls' turn detection label, when the run varies it (a `turn_detection=` key part)."""
     """WER metric → sha256 of the local model that transcribed it."""
 
     @property
@@ -234,7 +237,8 @@ def _group(table: TurnTable, order: int, rows: npt.NDArray[np.int64],
         usage={k: int(np.nansum(table.column(f"usage.{k}")[measured[ok]])) for k in table.usage()},
         calls_with_cost=int(m["call_id"][np.isfinite(cost)].nunique()) if cost is not None else 0,
         output_voice=_given(first["output_voice"]) if "output_voice" in axes else None,
-        speed=float(str(_given(first["speed"]))) if "speed" in axes and _given(first["speed"]) else None)
+        speed=float(str(_given(first["speed"]))) if "speed" in axes and _given(first["speed"]) else None,
+        turn_detection=_given(first["turn_detection"]) if "turn_detection" in axes else None)
 
 
 def groups_of(table: TurnTable) -> list[Group]:

@@ -47,7 +47,7 @@ def summarize_group(g: Group) -> GroupSummary:
         metrics=describe_metrics(g, errors=g.failed),
         pooled_wer={n: g.pooled_wer(n) for n in g.wer if np.isfinite(g.metrics[n]).any()},
         backends=dict(sorted(g.backends.items())), by_snr=by_snr(g), wer=wer_stats(g),
-        output_voice=g.output_voice, speed=g.speed)
+        output_voice=g.output_voice, speed=g.speed, turn_detection=g.turn_detection)
 
 
 HARNESS_LIMIT_MS = 5.0

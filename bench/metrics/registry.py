@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from bench.common.errors import UnknownNameError
 from bench.metrics.cost import COST
 from bench.metrics.dnsmos import DNSMOS
+from bench.metrics.greeting import GREETING
 from bench.metrics.harness import HARNESS
 from bench.metrics.latency import LATENCY, THROUGHPUT
 from bench.metrics.pesq import PESQ
@@ -23,7 +24,7 @@ from bench.metrics.tools import ANSWERS, TOOL_LATENCY
 from bench.metrics.wer_scoring import ASR, WER
 
 FAMILIES: tuple[Family, ...] = (LATENCY, THROUGHPUT, COST, WER, ASR, PESQ, DNSMOS, SPEECH_RATE, HARNESS,
-                                TOOL_LATENCY, ANSWERS)
+                                TOOL_LATENCY, ANSWERS, GREETING)
 """The registry, in report order."""
 
 METRICS: dict[str, Metric] = {m.name: m for f in FAMILIES for m in f.metrics}

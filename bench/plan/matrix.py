@@ -18,7 +18,8 @@ from bench.corpus.noise import mix_noise
 from bench.corpus.recorded import read_manifest, recorded_utterance
 from bench.corpus.synthetic import synthetic_utterance
 from bench.corpus.utterance import Utterance
-from bench.plan.scenario import LoadedScenario, Scenario, SessionSettings, Turn
+from bench.plan.images import ImageFileError, ImageInput, load_image
+from bench.plan.scenario import LoadedScenario, Scenario, SessionSettings, Turn, TurnDetection
 from bench.plan.targets import Target
 from bench.plan.tools import tool_result_text
 
@@ -31,9 +32,17 @@ class TurnSpec:
     text: str | None
     tool_result: str = tool_result_text(None)
     """The `output` the harness answers each function call of this turn with (compact JSON)."""
+    image: ImageInput | None = None
+    """An image turn's image, sent with `text` (if any) as one user message."""
+    greeting: bool = False
+    """The model speaks first: a response requested with no user input."""
 
     @property
     def label(self) -> str:
+        if self.greeting:
+            return "greeting"
+        if self.image is not None:
+            return f"image:{self.image.name}"
         return self.utterance.id if self.utterance else "text"
 
     @property
@@ -111,6 +120,10 @@ def _conversation_turns(
     out = []
     for i, t in enumerate(turns):
         result = tool_result_text(t.tool_result)
+        if t.image is not None or t.greeting:
+            image = _image(loaded, i, t.image) if t.image is not None else None
+            out.append(TurnSpec(None, t.text, result, image=image, greeting=t.greeting))
+            continue
         if t.audio is None:
             out.append(TurnSpec(None, t.text, result))
             continue
@@ -121,6 +134,14 @@ def _conversation_turns(
                                f"unknown utterance {t.audio!r}; valid: {', '.join(known)}")
         out.append(TurnSpec(u, None, result))
     return tuple(out)
+
+
+def _image(loaded: LoadedScenario, i: int, rel: str) -> ImageInput:
+    """Turn i's image, relative to the scenario; a missing or non-image file is its error."""
+    try:
+        return load_image((loaded.base_dir / rel).resolve())
+    except ImageFileError as exc:
+        raise loaded.error(("turns", i, "image"), str(exc)) from None
 
 
 def conversations(loaded: LoadedScenario, utts: dict[tuple[str, str], Utterance]) -> list[Conversation]:
@@ -233,6 +254,10 @@ def plan_fingerprint(loaded: LoadedScenario, targets: list[Target], calls: list[
 
 
 def _session_key(s: SessionSettings | None) -> list[object]:
-    """A call's output voice and speed in its fingerprint; nothing when neither is set, so the
-    fingerprints of plans made before these axes existed do not change."""
-    return [] if s is None or (s.voice is None and s.speed is None) else [s.voice, s.speed]
+    """A call's output voice and speed (and turn detection, unless the default) in its
+    fingerprint; nothing when none is set, so the fingerprints of plans made before these axes
+    existed do not change."""
+    if s is None:
+        return []
+    key: list[object] = [] if s.voice is None and s.speed is None else [s.voice, s.speed]
+    return key if s.turn_detection == TurnDetection() else [*key, s.turn_detection.label]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.refserver.usage import Tokens, audio_in_tokens, audio_out_tokens, text_tokens
+
+if TYPE_CHECKING:
+    from bench.refserver.vision import ImageFacts
 
 
 @dataclass
@@ -22,8 +25,12 @@ class Part:
     """Wire bytes of user audio (kept for `conversation.item.retrieve`)."""
     seconds: float = 0.0
     """Duration of an audio part."""
+    image: ImageFacts | None = None
+    """What an `input_image` part showed (its colour, size and tokens)."""
 
     def tokens(self) -> Tokens:
+        if self.image is not None:
+            return Tokens(image=self.image.tokens)
         if self.type == "input_audio":
             return Tokens(audio=audio_in_tokens(self.seconds))
         if self.type == "output_audio":

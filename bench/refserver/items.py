@@ -9,6 +9,7 @@ from bench.refserver.conversation import Item, Part
 from bench.refserver.intake import base64_audio
 from bench.refserver.settings import Dialect
 from bench.refserver.update import RequestError, shown
+from bench.refserver.vision import read_image_part
 
 _CONTENT_TYPES: dict[str, dict[str, str]] = {
     "user": {"input_text": "input_text", "input_audio": "input_audio", "input_image": "input_image"},
@@ -55,7 +56,7 @@ def _part(c: Any, role: str, dialect: Dialect, input_format: str, index: int) ->
     if kind == "input_audio":
         return _audio_part(c, input_format, param)
     if kind == "input_image":
-        return Part("input_image", text=None)
+        return Part("input_image", image=read_image_part(c, param))
     text = c.get("text")
     if not isinstance(text, str):
         raise RequestError("missing_required_parameter",

@@ -24,6 +24,7 @@ from bench.refserver.settings import Dialect, SessionSettings
 from bench.refserver.tools import PlannedCall, plan_call, stream_call, tool_answer
 from bench.refserver.tts import rate_wpm, speak
 from bench.refserver.usage import NO_USAGE, Tokens, Usage, audio_out_tokens, text_tokens
+from bench.refserver.vision import reply_without_words
 
 Emit = Callable[[p.JSON], Awaitable[None]]
 log = logging.getLogger(__name__)
@@ -129,7 +130,8 @@ class ResponseRun:
                          self.config.seed, self.config.tool_invalid_rate)
         if call is not None:
             return await self._call(call, tokens_in, cached)
-        reply = tool_answer(self.conversation) or reply_for(words, self.config.replies)
+        reply = tool_answer(self.conversation) or reply_without_words(self.conversation) or \
+            reply_for(words, self.config.replies)
         slots = await self._slots(reply)
         await self._open_item()
         await self._stream(slots)

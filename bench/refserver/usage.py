@@ -42,13 +42,15 @@ class Tokens:
     """Text tokens."""
     audio: int = 0
     """Audio tokens."""
+    image: int = 0
+    """Image tokens (input only; GA reports them, beta has no image input)."""
 
     @property
     def total(self) -> int:
-        return self.text + self.audio
+        return self.text + self.audio + self.image
 
     def __add__(self, other: Tokens) -> Tokens:
-        return Tokens(self.text + other.text, self.audio + other.audio)
+        return Tokens(self.text + other.text, self.audio + other.audio, self.image + other.image)
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,10 @@ class Usage:
             "cached_tokens": self.cached.total,
         }
         if not beta:
-            details["image_tokens"] = 0
+            details["image_tokens"] = self.input.image
             details["cached_tokens_details"] = {
                 "text_tokens": self.cached.text, "audio_tokens": self.cached.audio,
-                "image_tokens": 0,
+                "image_tokens": self.cached.image,
             }
         return {
             "total_tokens": self.input.total + self.output.total,

@@ -30,7 +30,7 @@ from bench.results.store import CALLS
 
 Column = npt.NDArray[np.float64]
 ID_COLUMNS = ("call_id", "turn", "target", "transport", "variant", "model", "voice", "utterance", "repeat",
-              "snr_db", "warmup", "ok", "cause", "output_voice", "speed", "mode")
+              "snr_db", "warmup", "ok", "cause", "output_voice", "speed", "mode", "turn_detection")
 """Per-turn identity and outcome columns, before the metric columns."""
 OWN_REFERENCE = frozenset({"output_wer"})
 """WER metrics whose reference is the endpoint's output transcript, not the corpus text."""
@@ -101,6 +101,7 @@ class _Row(msgspec.Struct):
     output_rate: int | None = None
     output_voice: str | None = None
     speed: float | None = None
+    turn_detection: str | None = None
     tool_calls: list[_ToolCall] = []
     schema_version: Annotated[int, msgspec.Meta(ge=1)] = 1
 
@@ -136,7 +137,7 @@ def _weight(metric: str, r: _Row) -> tuple[float, float]:
 
 _EMPTY: dict[str, Any] = {}
 STRINGS = ("call_id", "target", "transport", "variant", "model", "voice", "utterance", "cause", "message",
-           "output_voice", "mode")
+           "output_voice", "mode", "turn_detection")
 
 
 def _cause(r: _Row) -> tuple[str | None, str | None]:
@@ -203,7 +204,8 @@ class _Builder:
     def _add_ids(self, rows: Sequence[_Row]) -> None:
         s = self._strings
         causes = [_cause(r) for r in rows]
-        for name in ("target", "transport", "variant", "model", "voice", "utterance", "output_voice", "mode"):
+        for name in ("target", "transport", "variant", "model", "voice", "utterance", "output_voice", "mode",
+                     "turn_detection"):
             self.ids[name].extend(s.setdefault(v, v) if v is not None else None
                                   for v in (getattr(r, name) for r in rows))
         self.ids["cause"].extend(c for c, _ in causes)

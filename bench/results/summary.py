@@ -155,6 +155,9 @@ class GroupSummary:
     speed: float | None = None
     """The speed its calls asked for, when the run varies `session.speed` (beside a measured
     `speech_rate_wpm`)."""
+    turn_detection: str | None = None
+    """Its calls' turn detection (`server_vad:0.5,500ms`, `semantic_vad:high`, `none`), when the
+    run varies `session.turn_detection`."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -278,7 +281,7 @@ def _group(d: dict[str, Any]) -> GroupSummary:
         turns=int(d["turns"]), failed=int(d["failed"]), warmup_turns=int(d.get("warmup_turns", 0)),
         error_rate=d.get("error_rate"), errors_by_cause=dict(d.get("errors_by_cause", {})), metrics=metrics,
         pooled_wer=dict(d["pooled_wer"]), backends=dict(d["backends"]), by_snr=by_snr, wer=_wer(d),
-        output_voice=d.get("output_voice"), speed=d.get("speed"))
+        output_voice=d.get("output_voice"), speed=d.get("speed"), turn_detection=d.get("turn_detection"))
 
 
 def summary_from_json(d: dict[str, Any]) -> Summary:
