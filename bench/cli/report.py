@@ -26,9 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run directory (reports/<run-id>)")
     parser.add_argument("--recompute", action="store_true",
                         help="recompute latency, throughput and cost even if the registry is unchanged")
+    parser.add_argument("--baseline", metavar="TARGET",
+                        help="the target the report's 'Providers side by side' compares the others with "
+                             "(default: the scenario's compare.reference, else the first target)")
 
 
-def rebuild(run_dir: Path, recompute: bool = False) -> tuple[Summary, Path]:
+def rebuild(run_dir: Path, recompute: bool = False, baseline: str | None = None) -> tuple[Summary, Path]:
     """Recompute summary.json from calls.jsonl (keeping the harness figures of the run) and write
     report.html; return the summary and the report's path."""
     if not run_dir.is_dir():
@@ -36,13 +39,15 @@ def rebuild(run_dir: Path, recompute: bool = False) -> tuple[Summary, Path]:
     recompute_run(run_dir, force=recompute)  # latency, throughput, cost with today's registry
     manifest = read_manifest(run_dir).to_json()
     table = read_table(run_dir)
+    if baseline is not None and baseline not in set(table.frame["target"].astype(str)):
+        raise UserError(f"--baseline {baseline}: no such target in {run_dir}")
     harness = _stored_harness(run_dir / SUMMARY)
     scenario = manifest.get("scenario")
     name = scenario.get("name") if isinstance(scenario, dict) else None
     summary = summarize(table, manifest.get("run_id"), name, harness)
     write_summary(run_dir / SUMMARY, summary)
     warn_incomplete(run_status(manifest, table))
-    return summary, write_report(run_dir, manifest, summary, table)
+    return summary, write_report(run_dir, manifest, summary, table, baseline)
 
 
 def _stored_harness(path: Path) -> dict[str, Any]:
@@ -66,7 +71,7 @@ def warn_incomplete(status: RunStatus) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    summary, path = rebuild(args.run_dir, getattr(args, "recompute", False))
+    summary, path = rebuild(args.run_dir, getattr(args, "recompute", False), getattr(args, "baseline", None))
     print_summary(summary)
     print(path)
     return 0

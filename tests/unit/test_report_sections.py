@@ -4,6 +4,8 @@ fed records built here with the metric names the measuring side writes."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 from bench.analysis.groups import Group, groups_of
 from bench.analysis.stats import proportion_ci
 from bench.analysis.summary import summarize
+from bench.cli.main import main as rtbench
 from bench.report import transport
 from bench.report.behaviour import barge_in_section, image_section, rate, tools_section
 from bench.report.html import compare_reference, render
@@ -20,6 +23,7 @@ from bench.report.providers import baseline_target, provider_pairs
 from bench.report.speech_rate import speech_rate_rows
 from bench.results.columns import table_of
 from bench.results.records import RecordQuality, TurnRecord
+from bench.results.store import CALLS, MANIFEST, REPORT, write_json
 from tests.unit.test_report import rec
 
 SECTIONS = ('id="providers"', 'id="barge-in"', 'id="tools"', 'id="speech-rate"', 'id="image"',
@@ -107,6 +111,15 @@ def test_large_runs_are_subsampled_for_the_ci(monkeypatch: pytest.MonkeyPatch) -
     (pair, _) = provider_pairs(collect(_providers(40)))
     d = pair.rows[0].diff
     assert d.subsampled and d.change.n_a == 40 and d.change.n_b == 40
+
+
+def test_rtbench_report_takes_a_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / CALLS).write_text("".join(json.dumps(r.to_json()) + "\n" for r in _providers(12)))
+    write_json(tmp_path / MANIFEST, {"schema_version": 1, "run_id": "r", "scenario": {"name": "providers"}})
+    assert rtbench(["report", str(tmp_path), "--baseline", "gemini"]) == 0
+    assert "baseline target <b>gemini</b>" in (tmp_path / REPORT).read_text()
+    assert rtbench(["report", str(tmp_path), "--baseline", "nope"]) == 2
+    assert "--baseline nope: no such target" in capsys.readouterr().err
 
 
 # --- barge-in and tool calls -------------------------------------------------------------------
