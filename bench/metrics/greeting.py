@@ -17,13 +17,13 @@ GREETING_MS = Metric(
 
 
 def greeting_metrics(t: TurnInputs) -> Values:
-    """`greeting_ms` of a greeting turn; nothing for any other turn."""
-    return {GREETING_MS.name: span_ms(GREETING_MS, t.marks, t.mode)} if t.mode == "greeting" else {}
+    """`greeting_ms` of a greeting turn; null for any other turn (like every span outside its modes)."""
+    return {GREETING_MS.name: span_ms(GREETING_MS, t.marks, t.mode)}
 
 
 GREETING = Family(
     "greeting", (GREETING_MS,), "measure", compute=greeting_metrics,
-    computable=lambda t: t.mode == "greeting" and bool(t.marks),
+    computable=lambda t: bool(t.marks),
     about="The wait before the model's first words when it speaks first, from the call's "
           "connection start, so connection and session set-up count as a caller feels them.")
 """Greeting latency; computed when a record is written and by `rtbench report`."""

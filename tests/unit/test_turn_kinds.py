@@ -158,7 +158,7 @@ def test_semantic_vad_goes_on_the_wire_with_its_eagerness() -> None:
 def test_greeting_ms_runs_from_connect_start_to_first_audible_on_greeting_turns_only() -> None:
     marks = {"connect_start": 0.0, "session_ready": 4.0, "input_end": 5.0, "first_audible": 125.5}
     assert greeting_metrics(TurnInputs("greeting", marks, None)) == {"greeting_ms": 125.5}
-    assert greeting_metrics(TurnInputs("text", marks, None)) == {}
+    assert greeting_metrics(TurnInputs("text", marks, None)) == {"greeting_ms": None}
     assert greeting_metrics(TurnInputs("greeting", {"connect_start": 0.0}, None)) == {"greeting_ms": None}
 
 
