@@ -10,6 +10,7 @@ records in the run directory for `rtbench load` to summarize like any other run.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import socket
 import subprocess
@@ -71,6 +72,8 @@ def check_args(args: argparse.Namespace) -> None:
         if args.users is None and args.rate is None:
             raise UserError("give --users N (closed loop) or --rate R (open loop)")
         return
+    if importlib.util.find_spec("locust") is None:  # found without importing it
+        raise UserError("--engine locust needs locust: pip install 'realtime-bench[load]'")
     if args.rate is not None or args.sweep:
         raise UserError("--engine locust runs closed-loop users (--users N); --rate and --sweep need the "
                         "native engine")
