@@ -24,6 +24,7 @@ from bench.measure.timeline import Timeline
 from bench.measure.transports.base import Endpoint, Transport, now_ns
 from bench.measure.transports.websocket import WebSocketTransport
 from bench.measure.turns import turn_mode
+from bench.metrics.bargein import null_reasons as bargein_null_reasons
 from bench.metrics.harness import SCHEDULED_MARK
 from bench.metrics.latency import first_audible_ns
 from bench.metrics.registry import measure_metrics
@@ -174,9 +175,9 @@ class Runner:
             fmt = "pcm16" if c.transport in MEDIA_TRANSPORTS else \
                 get_dialect(c.target.dialect).input_format or self.loaded.scenario.session.audio_format
             for t in c.conversation.turns:
-                key = (id(t.utterance.clip), fmt) if t.utterance is not None else None
-                if t.utterance is not None and key is not None and key not in self.wire:
-                    self.wire[key] = encode_wire(t.utterance.clip, fmt)
+                for u in (t.utterance, t.interrupt.utterance if t.interrupt else None):
+                    if u is not None and (id(u.clip), fmt) not in self.wire:
+                        self.wire[(id(u.clip), fmt)] = encode_wire(u.clip, fmt)
 
     def _options(self, call: CallSpec) -> SessionOptions:
         s = self.loaded.scenario
@@ -212,7 +213,7 @@ class Runner:
         return turn_mode(turn, settings_of(call, self.loaded.scenario))
 
     async def _turn(self, call: CallSpec, session: Session, i: int, turn: TurnSpec) -> EndpointFault | None:
-        tl = Timeline(self._mode(call, turn), session.audio_format)
+        tl = session.followup_timeline(turn) or Timeline(self._mode(call, turn), session.audio_format)
         if i == 0:
             tl.marks.update(session.open_marks)
         started = dt.datetime.now(dt.UTC).isoformat()
@@ -258,7 +259,9 @@ class Runner:
                 tl.mark("first_audible", fa)
         origin = session.open_marks.get("connect_start", min(tl.marks.values(), default=0))
         marks = {k: (v - origin) / 1e6 for k, v in sorted(tl.marks.items(), key=lambda kv: kv[1])}
-        inputs = TurnInputs(tl.mode, marks, tl.usage, sizes, out.rate, call.target.pricing_key, lags or ())
+        bound = turn.interrupt.yield_within_ms if turn.interrupt else None
+        inputs = TurnInputs(tl.mode, marks, tl.usage, sizes, out.rate, call.target.pricing_key, lags or (),
+                            yield_within_ms=bound)
         metrics = measure_metrics(inputs)
         audio = self._save_audio(call, i, tl, out, fmt) if self.options.save_audio else {}
         return TurnRecord(
@@ -269,7 +272,8 @@ class Runner:
             ok=fault is None, error=TurnError(scrub(fault.cause), scrub(str(fault))) if fault else None,
             marks=marks, metrics=metrics if fault is None else {},
             null_reasons=null_reasons(metrics if fault is None else {}, marks, tl.mode,
-                                      session.dialect.missing_marks),
+                                      session.dialect.missing_marks)
+            | (bargein_null_reasons(metrics, marks) if fault is None else {}),
             usage=tl.usage.to_dict() if tl.usage else None, reference_text=turn.reference_text,
             input_transcript=tl.input_transcript, output_transcript=tl.output_text,
             response_status=tl.status,
@@ -278,7 +282,7 @@ class Runner:
             audio=audio, started_at=started, snr_db=call.conversation.snr_db, output_rate=out.rate,
             output_voice=settings_of(call, self.loaded.scenario).voice,
             turn_detection=settings_of(call, self.loaded.scenario).turn_detection.label,
-            speed=settings_of(call, self.loaded.scenario).speed,
+            speed=settings_of(call, self.loaded.scenario).speed, yield_within_ms=bound,
             tool_calls=[ToolCall(c.name, c.arguments, c.call_id) for c in tl.tool_calls])
 
     def _save_audio(self, call: CallSpec, i: int, tl: Timeline, out: Any, fmt: str) -> dict[str, str]:

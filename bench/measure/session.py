@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.common.audio import Clip, bytes_per_second, encode_wire
+from bench.common.audio import Clip, bytes_per_second, decode_wire, encode_wire
 from bench.common.errors import (
     ConnectFault,
     ConnectionLost,
@@ -22,6 +22,8 @@ from bench.common.errors import (
     ProtocolViolation,
     TurnTimeout,
 )
+from bench.corpus.utterance import Utterance
+from bench.measure.bargein import SPEECH_SENT, BargeIn, followup_mode
 from bench.measure.causes import code_token
 from bench.measure.dialects import Dialect, ErrorInfo, Kind, SessionEvent, get_dialect
 from bench.measure.dialects.base import Message
@@ -105,6 +107,8 @@ class Session:
         self.open_marks: dict[str, int] = {}
         self._reader: asyncio.Task[None] | None = None
         self._finished: set[str] = set()
+        self._barge: BargeIn | None = None
+        """The interruption in flight: from the interrupted turn's start to its answer's end."""
         self._tools = ToolFlow()
         """This turn's function calls (answered with its scripted result)."""
         """Ids of the responses of earlier turns: their late events belong to no turn."""
@@ -212,6 +216,8 @@ class Session:
 
     async def run_turn(self, turn: TurnSpec, timeline: Timeline) -> None:
         """Send one user turn and collect the response into `timeline`. Raises EndpointFault."""
+        if turn.answers_interrupt:
+            return await self._run_followup(timeline)
         self._drain()
         self._silent_since = None
         self._tools = ToolFlow(turn.tool_result)
@@ -220,9 +226,15 @@ class Session:
         deadline = now_ns() + int(self.options.turn_timeout_s * 1e9)
         speech_stopped = asyncio.Event()
         sender = asyncio.create_task(self._send_input(turn, timeline, speech_stopped))
+        self._barge = self._start_barge(turn, timeline) or self._barge
         try:
             await self._collect(timeline, deadline, speech_stopped, sender)
+        except BaseException:
+            self._abandon_barge(timeline)
+            raise
         finally:
+            if self._barge is not None and self._barge.interrupted is timeline:
+                self._barge.finish_marks()
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, EndpointFault):
                 await sender
@@ -260,8 +272,10 @@ class Session:
         return bytes_per_second(self.input_format) * CHUNK_MS // 1000
 
     async def _stream_clip(self, turn: TurnSpec, tl: Timeline) -> None:
-        u = turn.utterance
-        assert u is not None
+        assert turn.utterance is not None
+        await self._stream_utterance(turn.utterance, tl)
+
+    async def _stream_utterance(self, u: Utterance, tl: Timeline) -> None:
         data, size = self.wire_audio(u.clip), self._chunk_bytes()
         bps = bytes_per_second(self.input_format)
         on_chunk = int(u.onset_s * bps) // size
@@ -339,12 +353,17 @@ class Session:
                 if item.event.kind is Kind.INPUT_TRANSCRIPT:
                     tl.input_transcript = item.event.text
 
-    def _apply(self, item: Stamped, tl: Timeline, stopped: asyncio.Event) -> bool:
-        """Fold one event into the timeline; True when the turn's response is done."""
+    def _apply(self, item: Stamped, tl: Timeline, stopped: asyncio.Event, own: bool = False) -> bool:
+        """Fold one event into the timeline; True when the turn's response is done. With an
+        interruption in flight, `_barge_route` first decides whose event it is (`own`: decided)."""
         ev, t = item.event, item.t_ns
         assert ev is not None
         if ev.response_id is not None and ev.response_id in self._finished:
             return False  # a straggler of an earlier turn's response
+        if not own and self._barge is not None:
+            routed = self._barge_route(item, tl, stopped, self._barge)
+            if routed is not None:
+                return routed
         k = ev.kind
         if k is Kind.SPEECH_STARTED:
             tl.mark("speech_started", t)
@@ -412,3 +431,116 @@ class Session:
             return False
         self._silent_since = self._silent_since or t
         return "response_done" in tl.marks and t - self._silent_since >= MEDIA_TAIL_S * 1e9
+
+    # --- barge-in (bench.measure.bargein) ----------------------------------------------------
+
+    def followup_timeline(self, turn: TurnSpec) -> Timeline | None:
+        """The timeline of an interrupting speech's turn, begun while the turn it interrupts ran."""
+        barge = self._barge
+        return barge.followup if turn.answers_interrupt and barge is not None else None
+
+    def _start_barge(self, turn: TurnSpec, tl: Timeline) -> BargeIn | None:
+        """A turn with an `interrupt`: the interrupter waits for its moment on the playout."""
+        if turn.interrupt is None:
+            return None
+        followup = Timeline(followup_mode(tl.mode), tl.audio_format, self.input_format)
+        barge = BargeIn(turn.interrupt, tl, followup)
+        barge.task = asyncio.create_task(self._interrupter(barge))
+        return barge
+
+    def _abandon_barge(self, tl: Timeline) -> None:
+        """The interrupted turn failed: the interrupting speech's turn is not run."""
+        barge = self._barge
+        if barge is not None and barge.interrupted is tl:
+            barge.fault = barge.fault or EndpointFault("not run: the interrupted turn failed", "skipped")
+            if barge.task is not None:
+                barge.task.cancel()
+
+    async def _interrupter(self, barge: BargeIn) -> None:
+        """At the moment the playout reaches `after_ms`, stream the interrupting speech (paced
+        like any input), say it has been sent, then trailing silence until the endpoint hears
+        its end."""
+        try:
+            while (at := barge.moment_ns("response_done" in barge.interrupted.marks, now_ns())) is None:
+                barge.progress.clear()
+                await barge.progress.wait()
+            start = barge.clip_start_ns(at, self.options.paced or self.transport.media_audio)
+            if start > now_ns():
+                await asyncio.sleep((start - now_ns()) / 1e9)
+            barge.streaming = True
+            await self._stream_utterance(barge.spec.utterance, barge.followup)
+            self.events.put_nowait(Stamped(now_ns(), SessionEvent(Kind.OTHER, SPEECH_SENT)))
+            await self._stream_silence(barge.followup, barge.stopped)
+        except EndpointFault as exc:
+            barge.fault = exc
+            self.events.put_nowait(Stamped(now_ns(), SessionEvent(Kind.OTHER, SPEECH_SENT)))
+
+    def _barge_route(self, item: Stamped, tl: Timeline, stopped: asyncio.Event,
+                     barge: BargeIn) -> bool | None:
+        """While the interrupted turn runs: its own events, the interrupting speech's (folded
+        into the follow-up timeline) and the interrupter's. True when the interrupted turn is
+        done: its response ended and the interrupting speech was sent. None: not routed here."""
+        ev, t = item.event, item.t_ns
+        assert ev is not None
+        if tl is not barge.interrupted:
+            if tl is barge.followup and ev.kind is Kind.SPEECH_STARTED:
+                self._barge_heard(barge, t)
+            return None
+        if ev.type == SPEECH_SENT:
+            barge.sent = True
+        elif barge.belongs_to_followup(ev):
+            if ev.kind is Kind.SPEECH_STARTED:
+                self._barge_heard(barge, t)
+            self._apply(item, barge.followup, barge.stopped, own=True)
+        else:
+            self._apply(item, tl, stopped, own=True)
+            if ev.kind is Kind.AUDIO_DELTA and ev.audio:
+                barge.item_id = barge.item_id or ev.item_id
+                clip = decode_wire(ev.audio, tl.audio_format)
+                barge.playout.add(t, clip.samples, clip.rate)
+            barge.progress.set()
+        if barge.fault is not None:
+            raise barge.fault
+        done = "response_done" in tl.marks
+        if done:
+            self._barge_truncate(barge)
+        return done and barge.sent and barge.settled
+
+    def _barge_heard(self, barge: BargeIn, t: int) -> None:
+        barge.heard(t)
+        if "response_done" in barge.interrupted.marks:
+            self._barge_truncate(barge)
+
+    def _barge_truncate(self, barge: BargeIn) -> None:
+        """Once the interrupted response is done, cut its item to what the playout had played
+        when the endpoint heard the interruption (the protocol's truncate, if it has one)."""
+        if not barge.truncate_due or barge.item_id is None or barge.audio_end_ms is None:
+            return
+        barge.truncate_due = False
+        message = self.dialect.truncate(barge.item_id, barge.audio_end_ms)
+        if message is not None:
+            barge.side.add(asyncio.create_task(self._send(message)))
+
+    async def _run_followup(self, tl: Timeline) -> None:
+        """The interrupting speech's turn: its speech is already on its way (or sent); collect
+        the response to it."""
+        barge = self._barge
+        if barge is None or tl is not barge.followup:
+            raise HarnessError("an interrupting turn ran without the turn it interrupts")
+        self.send_lag_ms = []
+        deadline = now_ns() + int(self.options.turn_timeout_s * 1e9)
+        try:
+            if barge.fault is not None:
+                raise barge.fault
+            assert barge.task is not None
+            if "response_done" not in tl.marks:
+                await self._collect(tl, deadline, barge.stopped, barge.task)
+        finally:
+            self._barge = None
+            for task in (barge.task, *barge.side):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, EndpointFault):
+                        await task
+            if tl.response_id is not None:
+                self._finished.add(tl.response_id)

@@ -12,6 +12,7 @@ MARKS = (
     "input_end", "speech_started", "speech_stopped", "response_created", "first_text",
     "first_audio_byte", "first_audible", "last_audio", "response_done",
     "output_buffer_started", "output_buffer_stopped",
+    "interrupt_sent", "interrupt_heard", "interrupt_end_sent", "playout_end",
     "tool_call_args_done", "tool_result_sent", "tool_followup_first_audio",
 )
 """Every mark a turn can carry (DESIGN §3), in timeline order."""

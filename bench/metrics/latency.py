@@ -64,6 +64,11 @@ MARKS: dict[str, str] = {
                      "`first_audio_byte` and never runs ahead of arrival",
     "last_audio": "last output audio chunk received",
     "response_done": "the response's completion event received",
+    "interrupt_sent": "barge-in: the first speech sample of the interrupting clip left the client",
+    "interrupt_heard": "barge-in: the endpoint's speech_started for the interrupting speech received "
+                       "(the client flushes its playout and truncates what was not heard)",
+    "interrupt_end_sent": "barge-in: the last speech sample of the interrupting clip left the client",
+    "playout_end": "barge-in: the interrupted response's audio ended on the client's playout",
     "tool_call_args_done": "the first function call's arguments complete "
                            "(`response.function_call_arguments.done`)",
     "tool_result_sent": "the scripted tool result(s) and the request for the follow-up response sent",

@@ -24,7 +24,8 @@ def turn_inputs(d: dict[str, Any], price_key: str | None) -> TurnInputs:
     """What the measure stage computes from, as a (migrated) stored record holds it."""
     usage = Usage.from_dict(d["usage"]) if d.get("usage") is not None else None
     chunks = [int(n) for _t, n in d.get("output_chunks") or []]
-    return TurnInputs(d["mode"], d.get("marks") or {}, usage, chunks, d.get("output_rate"), price_key)
+    return TurnInputs(d["mode"], d.get("marks") or {}, usage, chunks, d.get("output_rate"), price_key,
+                      yield_within_ms=d.get("yield_within_ms"))
 
 
 def price_key(manifest: Manifest, d: dict[str, Any]) -> str | None:

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Mapping
 
 from bench.common.errors import UnknownNameError
+from bench.metrics.bargein import BARGE_IN
 from bench.metrics.cost import COST
 from bench.metrics.dnsmos import DNSMOS
 from bench.metrics.greeting import GREETING
@@ -24,7 +25,7 @@ from bench.metrics.tools import ANSWERS, TOOL_LATENCY
 from bench.metrics.wer_scoring import ASR, WER
 
 FAMILIES: tuple[Family, ...] = (LATENCY, THROUGHPUT, COST, WER, ASR, PESQ, DNSMOS, SPEECH_RATE, HARNESS,
-                                TOOL_LATENCY, ANSWERS, GREETING)
+                                TOOL_LATENCY, ANSWERS, BARGE_IN, GREETING)
 """The registry, in report order."""
 
 METRICS: dict[str, Metric] = {m.name: m for f in FAMILIES for m in f.metrics}

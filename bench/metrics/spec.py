@@ -77,6 +77,8 @@ class TurnInputs:
     """Pricing table key of the target's model; None: no price applies."""
     send_lag_ms: Sequence[float] = ()
     """Send lag (ms) of each paced input audio chunk; not stored in records (only its p50/p99/max)."""
+    yield_within_ms: float | None = None
+    """An interrupted turn's `yield_ok` bound; None: not interrupted, or the default."""
 
     @property
     def output_audio_s(self) -> float | None:

@@ -25,6 +25,19 @@ from bench.plan.tools import tool_result_text
 
 
 @dataclass(frozen=True)
+class InterruptSpec:
+    """Speech that interrupts a turn's response (barge-in), and when it starts."""
+
+    utterance: Utterance
+    after_ms: int
+    """Milliseconds of the response's audio played on the client's playout before it starts."""
+    audible: bool
+    """`after_ms` counts from the first audible sample, not from the first audio received."""
+    yield_within_ms: float
+    """The bound of `yield_ok`."""
+
+
+@dataclass(frozen=True)
 class TurnSpec:
     """One user turn: an utterance, or a text message."""
 
@@ -32,6 +45,12 @@ class TurnSpec:
     text: str | None
     tool_result: str = tool_result_text(None)
     """The `output` the harness answers each function call of this turn with (compact JSON)."""
+    interrupt: InterruptSpec | None = None
+    """Barge-in: speech that interrupts this turn's response; the next turn is its answer."""
+    answers_interrupt: bool = False
+    """This turn is the previous turn's interrupting speech: the session already sends it while
+    the previous response plays, and this turn records the response to it."""
+
     image: ImageInput | None = None
     """An image turn's image, sent with `text` (if any) as one user message."""
     greeting: bool = False
@@ -133,7 +152,29 @@ def _conversation_turns(
             raise loaded.error(("turns", i, "audio"),
                                f"unknown utterance {t.audio!r}; valid: {', '.join(known)}")
         out.append(TurnSpec(u, None, result))
-    return tuple(out)
+    return tuple(_interrupts(loaded, turns, out, voice, utts))
+
+
+def _interrupts(loaded: LoadedScenario, turns: list[Turn], specs: list[TurnSpec], voice: str,
+                utts: dict[tuple[str, str], Utterance]) -> list[TurnSpec]:
+    """Each turn with an `interrupt` becomes two: itself (interrupted) and the interrupting
+    speech's turn, which records the answer to the interruption."""
+    out: list[TurnSpec] = []
+    for i, (t, spec) in enumerate(zip(turns, specs, strict=True)):
+        if t.interrupt is None:
+            out.append(spec)
+            continue
+        x = t.interrupt
+        u = utts.get((x.audio, voice)) or utts.get((x.audio, "recorded"))
+        if u is None:
+            known = sorted({k[0] for k in utts})
+            raise loaded.error(("turns", i, "interrupt", "audio"),
+                               f"unknown utterance {x.audio!r}; valid: {', '.join(known)}")
+        moment = x.after_ms if x.after_ms is not None else x.after_audible_ms
+        assert moment is not None  # the scenario model requires one of them
+        out.append(replace(spec, interrupt=InterruptSpec(u, moment, x.after_ms is None, x.yield_within_ms)))
+        out.append(TurnSpec(u, None, answers_interrupt=True))
+    return out
 
 
 def _image(loaded: LoadedScenario, i: int, rel: str) -> ImageInput:
@@ -191,6 +232,10 @@ def _noisy(turn: TurnSpec, clips: list[Clip], snr: float | None, seed: int) -> T
     u = turn.utterance
     if u is None or snr is None:
         return turn
+    if turn.interrupt is not None:  # the interrupting speech is mixed as its own turn would be
+        x = turn.interrupt.utterance
+        noisy = mix_noise(x.clip, clips[(seed + 1) % len(clips)], snr, seed + 1)
+        turn = replace(turn, interrupt=replace(turn.interrupt, utterance=replace(x, clip=noisy)))
     return replace(turn, utterance=replace(u, clip=mix_noise(u.clip, clips[seed % len(clips)], snr, seed)))
 
 

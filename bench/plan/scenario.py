@@ -245,6 +245,26 @@ class Slo(BaseModel):
         return {k: dict(v) for k, v in (self.model_extra or {}).items()}
 
 
+class Interrupt(_Strict):
+    """Barge-in: while the response to the turn plays, the user starts saying `audio` (see
+    docs/barge-in.md). Give exactly one of `after_ms` or `after_audible_ms`."""
+
+    audio: str = Field(min_length=1, description="utterance id of the interrupting speech")
+    after_ms: int | None = Field(None, ge=0, le=600_000, description=(
+        "start the interrupting speech when this much of the response's audio has played on "
+        "the client's real-time playout (which starts at the first audio delta)"))
+    after_audible_ms: int | None = Field(None, ge=0, le=600_000, description=(
+        "start it when this much has played counted from the first audible sample (-45 dBFS)"))
+    yield_within_ms: float = Field(500.0, gt=0, le=600_000, description=(
+        "yield_ok is 1 when stop_ms is at most this"))
+
+    @model_validator(mode="after")
+    def _one_moment(self) -> Interrupt:
+        if (self.after_ms is None) == (self.after_audible_ms is None):
+            raise ValueError("give exactly one of `after_ms` or `after_audible_ms`")
+        return self
+
+
 class Turn(_Strict):
     """One user turn: an utterance from the corpus (by id), a text message, an image (with an
     optional text beside it), or the model's greeting (it speaks first, with no user input)."""
@@ -262,6 +282,9 @@ class Turn(_Strict):
     """What the harness answers any function call of this turn with (default `{"ok": true}`)."""
     expect: Expect | None = None
     """What its answer should say (`answer_ok`)."""
+    interrupt: Interrupt | None = Field(None, description=(
+        "barge-in: speech that interrupts this turn's response; the turn makes two records, the "
+        "interrupted response and the answer to the interruption"))
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Turn:
@@ -308,10 +331,19 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _corpus_when_audio(self) -> Scenario:
-        text_only = self.turns is not None and all(t.audio is None for t in self.turns)
+        text_only = self.turns is not None and all(t.audio is None and t.interrupt is None
+                                                    for t in self.turns)
         if self.corpus is None and not text_only:
             raise ValueError("`corpus` is required (give synthetic sentences or a recorded manifest)"
                              " unless every turn is text")
+        return self
+
+    @model_validator(mode="after")
+    def _interrupt_needs_vad(self) -> Scenario:
+        if any(t.interrupt for t in self.turns or []) and any(
+                td.type == "none" for td in self.session.turn_detections):
+            raise ValueError("an `interrupt` turn needs the endpoint's turn detection (it must hear "
+                             "the user start speaking), not turn_detection type none")
         return self
 
     @model_validator(mode="after")

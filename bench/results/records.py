@@ -140,6 +140,8 @@ class TurnRecord:
     `voice` is the corpus's input voice."""
     speed: float | None = None
     """The output speaking speed the call asked for (`session.speed`); None: not sent."""
+    yield_within_ms: float | None = None
+    """An interrupted turn's `yield_ok` bound (`interrupt.yield_within_ms`); None on other turns."""
     tool_calls: list[ToolCall] = field(default_factory=list)
     """Every function call the endpoint made in this turn, in order (what `tool_call_ok` judged)."""
     turn_detection: str | None = None
@@ -154,6 +156,8 @@ class TurnRecord:
         d["tool_calls"] = [asdict(c) for c in self.tool_calls]
         if not self.tool_calls:
             del d["tool_calls"]  # absent unless a tool was called: older readers see no change
+        if self.yield_within_ms is None:
+            del d["yield_within_ms"]  # only on interrupted turns
         return d
 
     @staticmethod

@@ -132,6 +132,7 @@ class OpenAITwin:
             peer.send_json({"type": "response.output_audio_transcript.delta", "response_id": rid,
                             "delta": word})
             peer.send_json({"type": "response.output_audio.delta", "response_id": rid,
+                            "item_id": f"item_out_{rid[5:]}",
                             "delta": base64.b64encode(tone(0.02)).decode()})
             await asyncio.sleep(0)
         peer.send_json(done(rid, 20 * b.audio_chunks // 50 + 1))

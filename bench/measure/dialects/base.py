@@ -200,6 +200,11 @@ class Dialect(ABC):
         without image input (the turn fails as `unsupported_input`)."""
         return None
 
+    def truncate(self, item_id: str, audio_end_ms: int) -> Message | None:
+        """The message that cuts an assistant item's audio to what the user heard (OpenAI:
+        `conversation.item.truncate`); None when the endpoint truncates by itself (Gemini Live)."""
+        return None
+
     @abstractmethod
     def response_cancel(self) -> Message: ...
 

@@ -152,6 +152,10 @@ class _OpenAI(Dialect):
     def response_cancel(self) -> Message:
         return {"type": "response.cancel"}
 
+    def truncate(self, item_id: str, audio_end_ms: int) -> Message:
+        return {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
+                "audio_end_ms": audio_end_ms}
+
     def decode(self, message: Message) -> SessionEvent:
         return decode_openai(message)
 
