@@ -4,8 +4,9 @@ p50/p95 with 95% CIs, achieved against requested rate, and schedule delay p50/p9
 The summary's `harness.load.steps` hold each step's figures in run order. A step's turns are
 found by call index: the load driver numbers the calls it starts across the whole run and runs
 the steps one after another, so step k holds the calls numbered from the sum of the earlier
-steps' `calls` on. When the call ids do not read as such numbers (a run merged from elsewhere),
-the curves show the summary's figures without CIs.
+steps' `calls` on. When the call ids do not read as such numbers, or a step's count of calls
+found differs from its `calls` (a run merged from elsewhere, lost records), the curves show the
+summary's figures without CIs.
 """
 
 from __future__ import annotations
@@ -45,13 +46,16 @@ class StepRow:
 
 def call_steps(table: TurnTable, steps: Sequence[Mapping[str, Any]]) -> npt.NDArray[np.int64] | None:
     """Per row of the table, the index of its step (-1: outside every step); None when the call
-    ids are not the load driver's numbers."""
+    ids are not the load driver's numbers, or the calls found per step are not the step's count."""
     ids = table.frame["call_id"].astype(str).str.extract(r"^c(\d+)$")[0]
     if ids.isna().any():
         return None
     index = ids.astype(np.int64).to_numpy()
-    bounds = np.cumsum([int(s.get("calls") or 0) for s in steps])
-    step = np.searchsorted(bounds, index, side="right")
+    calls = [int(s.get("calls") or 0) for s in steps]
+    step = np.searchsorted(np.cumsum(calls), index, side="right")
+    found = np.bincount(step[np.unique(index, return_index=True)[1]], minlength=len(steps) + 1)
+    if found[:len(steps)].tolist() != calls:  # numbered otherwise (merged workers?) or calls lost
+        return None
     return np.where(step < len(steps), step, -1).astype(np.int64)
 
 

@@ -265,6 +265,8 @@ def test_unnumbered_calls_fall_back_to_the_summary_figures() -> None:
     load["steps"][0]["v2v_ms"] = {"p50": 510.0, "p95": 530.0, "n": 10}
     table = table_of(records)
     assert call_steps(table, load["steps"]) is None
+    renumbered = [rec(0, dict(r.metrics), call_id=f"c{k % 35:05d}") for k, r in enumerate(records)]
+    assert call_steps(table_of(renumbered), load["steps"]) is None  # two workers' numbers collide
     section = load_section(load, table)
     assert section is not None
     first = section["rows"][0]
