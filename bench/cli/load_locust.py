@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
@@ -127,15 +128,33 @@ def run_master(args: argparse.Namespace, job: WorkerJob, out: Path, run_id: str,
             workers.append(subprocess.Popen(command(worker_args("127.0.0.1", port)), env=env,
                                             stdout=log, stderr=subprocess.STDOUT))
         try:
-            code = master.wait(timeout=None if args.master else duration + args.ramp_up + call_s + GRACE_S)
-        except subprocess.TimeoutExpired:
-            raise UserError(f"the locust master did not finish in time; see {out / 'locust'}") from None
+            limit = None if args.master else duration + args.ramp_up + call_s + GRACE_S
+            code = wait_master(master, workers, limit)
         finally:
             for p in (master, *workers):
                 _stop(p)
+        if code is None:
+            raise UserError(f"the locust master did not finish in time, or every worker ended before it; "
+                            f"see the logs in {out / 'locust'}")
     if code != 0 or not (out / MERGE).is_file():
         raise UserError(f"the locust master failed (exit {code}); worker logs in {out / 'locust'}")
     return read_merge(out)
+
+
+def wait_master(master: subprocess.Popen[Any], workers: list[subprocess.Popen[Any]],
+                timeout_s: float | None, grace_s: float = 15.0) -> int | None:
+    """The master's exit code; None when it overran `timeout_s` or every local worker died first."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while deadline is None or time.monotonic() < deadline:
+        try:
+            return master.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            if workers and all(w.poll() is not None for w in workers):  # the master quits them last:
+                try:  # a master that is finishing exits now, one waiting for workers never does
+                    return master.wait(timeout=grace_s)
+                except subprocess.TimeoutExpired:
+                    return None
+    return None
 
 
 def _stop(p: subprocess.Popen[Any]) -> None:

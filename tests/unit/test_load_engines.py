@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from rich.console import Console
 
-from bench.cli.load_locust import check_args
+from bench.cli.load_locust import check_args, wait_master
 from bench.cli.load_view import LiveState, LiveTracker, LiveView, render
 from bench.cli.main import build_parser
 from bench.common.errors import UserError
@@ -56,6 +56,26 @@ def test_the_command_line_never_imports_locust_or_gevent() -> None:
             "assert not bad, bad")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def python(code: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def test_a_master_whose_workers_all_died_is_not_waited_for() -> None:
+    """Locally started workers that crash (say, a bad install) must not leave the master waiting."""
+    master = python("import time; time.sleep(60)")
+    try:
+        assert wait_master(master, [python("raise SystemExit(1)")], timeout_s=60, grace_s=0.5) is None
+    finally:
+        master.kill()
+        master.wait()
+    worker = python("import time; time.sleep(60)")
+    try:
+        assert wait_master(python("raise SystemExit(3)"), [worker], timeout_s=60) == 3
+    finally:
+        worker.kill()
+        worker.wait()
 
 
 def record(call: str, turn: int = 0, ok: bool = True, v2v: float | None = 500.0, delay: float = 0.0,
