@@ -77,11 +77,16 @@ def find_price(model: str) -> Price:
 
 
 def cost_usd(usage: Usage, model: str | None) -> float | None:
-    """Cost of one response. `None` (never 0) with a warning when the model has no price."""
+    """Cost of one response. `None` (never 0) with a warning when the model has no price, or
+    has image tokens but no image price."""
     if model is None or model not in price_table():
         warnings.warn(f"no price for model {model!r}: cost_usd is null", stacklevel=2)
         return None
     p = price_table()[model]
+    if usage.input_image and p.image_in is None:
+        warnings.warn(f"{model!r} has no image input price: cost_usd of a turn with image tokens "
+                      "is null", stacklevel=2)
+        return None
     cached = (p.text_cached, p.audio_cached, p.image_cached)
     uncached_in = (usage.input_text - usage.cached_text, usage.input_audio - usage.cached_audio,
                    usage.input_image - usage.cached_image)

@@ -17,6 +17,8 @@ from bench.common.errors import EndpointFault, ScenarioError
 from bench.measure.dialects.gemini import GeminiLive
 from bench.measure.dialects.openai import OpenAIBeta, OpenAIGA
 from bench.measure.turns import input_messages, turn_mode
+from bench.metrics.cost import Usage as CostUsage
+from bench.metrics.cost import cost_usd
 from bench.metrics.greeting import greeting_metrics
 from bench.metrics.spec import TurnInputs
 from bench.plan.images import load_image
@@ -243,3 +245,12 @@ def test_the_endpoint_answers_an_image_by_its_colour_and_counts_its_tokens() -> 
         parse_client_item(item_obj := {"type": "message", "role": "user", "content": [
             {"type": "input_image", "image_url": data_url((1, 2, 3))}]}, Dialect.BETA, "pcm16", "i3")
     assert item_obj["role"] == "user"
+
+
+def test_image_tokens_are_priced_and_a_model_without_an_image_price_costs_null() -> None:
+    usage = CostUsage(input_tokens=265, input_text=10, input_image=255, cached_image=100)
+    expected = (10 * 4.00 + 155 * 5.00 + 100 * 0.50) / 1e6  # gpt-realtime: text in, image in, image cached
+    assert cost_usd(usage, "gpt-realtime") == pytest.approx(expected)
+    with pytest.warns(UserWarning, match="no image input price"):
+        assert cost_usd(usage, "gpt-realtime-mini") is None
+    assert cost_usd(CostUsage(input_text=10), "gpt-realtime-mini") == pytest.approx(10 * 0.60 / 1e6)

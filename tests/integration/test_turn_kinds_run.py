@@ -1,0 +1,116 @@
+"""Image turns, the greeting and turn detection as an axis, against the real reference endpoint
+(issue 11, items 4-5): the ready scenarios run end to end, the endpoint answers each image by its
+colour and counts its tokens, semantic_vad's eagerness moves v2v by the silence it maps to, and
+the unmodified `openai` SDK can send an `input_image` item and ask for a greeting."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from openai import AsyncOpenAI
+
+from bench.cli.main import main as rtbench
+from bench.refserver import RefServer
+from bench.refserver.settings import EAGERNESS_SILENCE_MS
+from bench.refserver.vision import GREETING
+from bench.results.store import load_records
+from tests.integration.test_openai_sdk_interop import events_until_done
+from tests.integration.test_refserver_wire import FAST
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_vision_scenario_answers_each_image_by_its_colour(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["run", str(ROOT / "scenarios" / "vision.yaml"), "--repeats", "1", "--no-audio", "--out", str(out)]
+    assert rtbench(args) == 0
+    records = load_records(out)
+    assert [r.utterance for r in records] == [f"image:{c}.png" for c in ("red", "green", "blue", "yellow")]
+    for r in records:
+        colour = r.utterance.removeprefix("image:").removesuffix(".png")
+        assert r.ok and r.mode == "image", r.error
+        assert r.output_transcript == f"The image is mostly {colour}."
+        assert r.metrics["ttft_ms"] is not None and r.metrics["ttfb_ms"] is not None
+        assert r.metrics["ttfb_ms"] == pytest.approx(r.marks["first_audio_byte"] - r.marks["input_end"])
+        assert r.usage is not None and r.usage["input_image"] >= 255 * (r.turn + 1)  # images stay in context
+        assert r.metrics["cost_usd"] is not None and r.metrics["cost_usd"] > 0
+    assert records[1].usage is not None and records[1].usage["cached_image"] == 255
+
+
+def test_the_turn_detection_scenario_splits_its_groups_greets_first_and_eagerness_moves_v2v(
+    tmp_path: Path,
+) -> None:
+    """Its five calls run at once, in real time. The reference endpoint waits 250 ms of silence at
+    semantic_vad's high eagerness and 1000 ms at low: their v2v differ by about the 750 ms between."""
+    out = tmp_path / "run"
+    args = ["run", str(ROOT / "scenarios" / "turn_detection.yaml"), "--repeats", "1", "--concurrency", "5",
+            "--no-audio", "--out", str(out)]
+    assert rtbench(args) == 0
+    records = load_records(out)
+    assert all(r.ok for r in records), [r.error for r in records if not r.ok]
+    labels = {"server_vad:0.5,500ms", "server_vad:0.5,300ms", "semantic_vad:low", "semantic_vad:high", "none"}
+    assert {r.turn_detection for r in records} == labels
+    greetings = [r for r in records if r.turn == 0]
+    assert len(greetings) == 5 and all(r.mode == "greeting" for r in greetings)
+    for g in greetings:
+        assert g.output_transcript == GREETING
+        greeting, ttfa = g.metrics["greeting_ms"], g.metrics["ttfa_ms"]
+        assert greeting == pytest.approx(g.marks["first_audible"])  # from connect_start, which is 0
+        assert greeting is not None and ttfa is not None and greeting > ttfa > 0
+    assert {r.mode for r in records if r.turn > 0 and r.turn_detection == "none"} == {"manual"}
+    assert {r.mode for r in records if r.turn > 0 and r.turn_detection != "none"} == {"server_vad"}
+    assert all(r.metrics.get("greeting_ms") is None for r in records if r.turn > 0)
+    groups = json.loads((out / "summary.json").read_text())["groups"]
+    assert sorted(g["turn_detection"] for g in groups) == sorted(labels)
+    assert all(g["turns"] == 3 for g in groups)
+    v2v = {td: [v for r in records if r.turn > 0 and r.turn_detection == td
+                and (v := r.metrics["v2v_ms"]) is not None]
+           for td in ("semantic_vad:low", "semantic_vad:high")}
+    assert [len(x) for x in v2v.values()] == [2, 2]
+    expected = EAGERNESS_SILENCE_MS["low"] - EAGERNESS_SILENCE_MS["high"]
+    diff = min(v2v["semantic_vad:low"]) - max(v2v["semantic_vad:high"])
+    assert expected - 200 < diff < expected + 150, v2v
+
+
+@pytest.fixture
+async def base_url() -> AsyncIterator[str]:
+    server = RefServer(FAST)
+    await server.start()
+    yield server.base_url
+    await server.stop()
+
+
+@pytest.mark.interop
+async def test_the_openai_sdk_sends_an_input_image_and_gets_its_colour(base_url: str) -> None:
+    data = base64.b64encode((ROOT / "scenarios" / "images" / "red.png").read_bytes()).decode()
+    client = AsyncOpenAI(base_url=f"{base_url}/v1", api_key="sk-test")
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [
+                {"type": "input_image", "image_url": f"data:image/png;base64,{data}", "detail": "high"},
+                {"type": "input_text", "text": "What colour is this?"}]})
+        await connection.response.create(response={"output_modalities": ["text"]})
+        events = await events_until_done(connection)
+    added = next(e for e in events if e.type == "conversation.item.added")
+    assert [c.type for c in added.item.content] == ["input_image", "input_text"]
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert text == "The image is mostly red."
+    usage = events[-1].response.usage
+    assert usage is not None and usage.input_token_details.image_tokens == 255
+
+
+@pytest.mark.interop
+async def test_the_openai_sdk_asks_for_a_greeting_with_no_input(base_url: str) -> None:
+    client = AsyncOpenAI(base_url=f"{base_url}/v1", api_key="sk-test")
+    async with client.realtime.connect(model="gpt-realtime") as connection:
+        await connection.response.create()
+        events = await events_until_done(connection)
+    transcript = "".join(e.delta for e in events if e.type == "response.output_audio_transcript.delta")
+    assert transcript == GREETING
+    assert events[-1].response.status == "completed"
