@@ -5,6 +5,7 @@ fed records built here with the metric names the measuring side writes."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,6 @@ def test_the_baseline_is_chosen_by_option_then_scenario_then_run_order() -> None
     assert compare_reference({"scenario": {"text": text}}) == "gemini"
     assert compare_reference({"scenario": {"text": "compare: [unclosed"}}) is None
     assert compare_reference({}) is None
-    html = page(_providers(10), {"scenario": {"text": text}})
-    assert "baseline target <b>gemini</b>" in html
-    html = page(_providers(10), {"scenario": {"text": text}}, baseline="openai")
-    assert "baseline target <b>openai</b>" in html
 
 
 def test_pooled_wer_is_compared_with_its_words() -> None:
@@ -115,9 +112,11 @@ def test_large_runs_are_subsampled_for_the_ci(monkeypatch: pytest.MonkeyPatch) -
 
 def test_rtbench_report_takes_a_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / CALLS).write_text("".join(json.dumps(r.to_json()) + "\n" for r in _providers(12)))
-    write_json(tmp_path / MANIFEST, {"schema_version": 1, "run_id": "r", "scenario": {"name": "providers"}})
-    assert rtbench(["report", str(tmp_path), "--baseline", "gemini"]) == 0
-    assert "baseline target <b>gemini</b>" in (tmp_path / REPORT).read_text()
+    text = "name: x\ntargets: [openai, gemini]\ncompare: {reference: gemini, candidates: [openai]}\n"
+    write_json(tmp_path / MANIFEST, {"schema_version": 1, "run_id": "r",
+                                     "scenario": {"name": "providers", "text": text}})
+    assert rtbench(["report", str(tmp_path), "--baseline", "openai"]) == 0  # over the scenario's reference
+    assert "baseline target <b>openai</b>" in (tmp_path / REPORT).read_text()
     assert rtbench(["report", str(tmp_path), "--baseline", "nope"]) == 2
     assert "--baseline nope: no such target" in capsys.readouterr().err
 
@@ -150,8 +149,6 @@ def test_barge_in_section_per_group() -> None:
     assert first["stop"].p95 == pytest.approx(np.percentile(stops, 95))
     assert first["talk_over"].p95 == pytest.approx(np.percentile(50.0 + 10 * np.arange(10), 95))
     assert slow["yield"].value == 0.0 and slow["talk_over"].n == 0
-    html = page(records)
-    assert 'id="barge-in"' in html and "80.0%" in html and "stop_ms (ms)" in html
 
 
 def test_tool_section_rates_and_latency_split() -> None:
@@ -163,8 +160,6 @@ def test_tool_section_rates_and_latency_split() -> None:
     assert row["ok"].value == pytest.approx(0.8) and row["answer"].value == pytest.approx(0.5)
     assert row["call"].p50 == pytest.approx(209.5) and row["to_audio"].p95 == pytest.approx(
         np.percentile(300.0 + 2 * np.arange(20), 95))
-    html = page(records)
-    assert 'id="tools"' in html and "answer rate" in html
 
 
 def test_rates_leave_out_turns_that_did_not_measure_them() -> None:
@@ -197,8 +192,6 @@ def test_speech_rate_against_requested_speed() -> None:
         assert ratio == pytest.approx(r.speed, rel=0.05)
         assert ratio is not None and ci is not None and ci.low < ratio < ci.high
     assert rows[0].wpm_ci is not None and rows[0].wpm_ci[0] <= rows[0].wpm <= rows[0].wpm_ci[1]
-    html = render({}, summarize(table, "r", None), table)
-    assert 'id="speech-rate"' in html and "requested speed" in html and "coral" in html
 
 
 # --- image and greeting turns ------------------------------------------------------------------
@@ -214,8 +207,6 @@ def test_image_and_greeting_turns_only() -> None:
     (img,), (greet,) = section["image"], section["greeting"]
     assert img["turns"] == 4 and img["ttft"].p50 == pytest.approx(901.5) and img["ttfb"].n == 4
     assert img["answer"].value == 0.75 and greet["greeting"].p50 == 1510.0 and greet["turns"] == 3
-    html = render({}, summarize(table, "r", None), table)
-    assert 'id="image"' in html and "greeting p95" in html
     plain = table_of(records[4:24])
     assert image_section(groups_of(plain), plain) is None
 
@@ -255,8 +246,6 @@ def test_load_steps_are_found_by_call_number() -> None:
         assert row.p50.ci is not None and row.p50.ci[0] <= row.p50.value <= row.p50.ci[1]
         assert row.p95.value == pytest.approx(np.percentile(v, 95))
     assert section["rows"][2].p50.value > section["rows"][0].p50.value + 1000
-    html = page(records, harness={"load": load})
-    assert "Latency against load" in html and "achieved rate (calls/s)" in html
 
 
 def test_unnumbered_calls_fall_back_to_the_summary_figures() -> None:
@@ -274,6 +263,38 @@ def test_unnumbered_calls_fall_back_to_the_summary_figures() -> None:
     closed = [_step(u, 5, u / 2, "closed") for u in (1, 2)]
     assert load_section({"steps": closed}, table_of([]))["xlabel"] == "users"  # type: ignore[index]
     assert load_section({"steps": []}, table) is None and load_section(None, table) is None
+
+
+# --- one page ----------------------------------------------------------------------------------
+
+def every_section() -> tuple[list[TurnRecord], dict[str, Any]]:
+    """A load run whose calls also hold two providers, barge-in, tool, voice × speed, image and
+    greeting turns: every section of the report on one page."""
+    records, load = _load_run()
+    records = [replace(r, target="openai", variant="openai-model") for r in records]
+    more = _providers(12) + _barge(10, 8, "openai") + _barge(10, 5, "gemini")
+    more += [rec(0, {"v2v_ms": 700.0, "tool_call_ms": 200.0 + k, "tool_result_to_audio_ms": 300.0 + k,
+                     "tool_call_ok": float(k % 4 != 0), "answer_ok": 1.0}, target="openai") for k in range(8)]
+    more += [rec(0, {"ttfb_ms": 300.0, "speech_rate_wpm": 200.0 * s + k}, mode="text", output_voice=v,
+                 speed=s, target="openai")
+             for v in ("ash", "coral") for s in (0.5, 1.0, 1.5) for k in range(3)]
+    more += [rec(0, {"ttft_ms": 900.0 + k, "ttfb_ms": 950.0 + k}, mode="image", target="openai")
+             for k in range(4)]
+    more += [rec(0, {"greeting_ms": 1500.0 + k}, mode="greeting", target="gemini") for k in range(4)]
+    records += [replace(r, call_id=f"c{len(records) + k:05d}") for k, r in enumerate(more)]
+    load["steps"][-1]["calls"] += len(more)  # the last step's calls: numbered after the others
+    return records, load
+
+
+def test_every_section_on_one_page() -> None:
+    records, load = every_section()
+    text = "compare:\n  reference: gemini\n  candidates: [openai]\n"
+    html = page(records, {"scenario": {"text": text}}, harness={"load": load})
+    assert [s for s in SECTIONS if s in html] == list(SECTIONS)
+    assert "baseline target <b>gemini</b>" in html  # the scenario's compare.reference
+    assert html.count('href="#') >= 12 and "stop_ms (ms)" in html and "requested speed" in html
+    assert "80.0%" in html and "50.0%" in html and "greeting p95" in html
+    assert "achieved rate (calls/s)" in html
 
 
 # --- absent data, absent sections --------------------------------------------------------------
