@@ -384,7 +384,7 @@ class Session:
         elif k is Kind.INPUT_TRANSCRIPT:
             tl.input_transcript = ev.text
         elif k is Kind.FUNCTION_CALL and ev.call is not None:
-            self._tools.called(ev.call, t, tl)
+            self._tools.called(ev.call, t, tl, self.dialect.answers_calls_at_once)
         elif k is Kind.OUTPUT_BUFFER_STARTED:
             tl.mark("output_buffer_started", t)
         elif k is Kind.MEDIA_AUDIO:

@@ -50,11 +50,13 @@ class ToolFlow:
     usage: Usage | None = None
     """Tokens of the function-call responses (the follow-up's are added when the turn ends)."""
 
-    def called(self, call: FunctionCall, t_ns: int, tl: Timeline) -> None:
-        """A call's arguments are complete."""
+    def called(self, call: FunctionCall, t_ns: int, tl: Timeline, at_once: bool = False) -> None:
+        """A call's arguments are complete; `at_once`: answer it now (the protocol ends no
+        response before its calls are answered: Gemini Live)."""
         tl.mark("tool_call_args_done", t_ns)
         tl.tool_calls.append(call)
         self.pending.append(call)
+        self.due = self.due or (at_once and self.rounds < MAX_ROUNDS)
 
     def continues(self, ev: SessionEvent, tl: Timeline, finished: set[str]) -> bool:
         """At a response's end: True when it made calls to answer, so the turn goes on with a

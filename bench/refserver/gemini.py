@@ -92,6 +92,8 @@ class Setup:
     """`inputAudioTranscription` present: `serverContent.inputTranscription` is sent."""
     output_transcription: bool
     """`outputAudioTranscription` present: `serverContent.outputTranscription` is sent."""
+    tools: tuple[JSON, ...] = ()
+    """`tools[].functionDeclarations` as GA function tools (`{type: function, name, ...}`)."""
 
 
 def get(obj: JSON, camel: str) -> Any:
@@ -143,7 +145,41 @@ def parse_setup(value: Any) -> Setup:
         prefix_ms=_int_or_none(get(activity, "prefixPaddingMs"),
                                "automatic_activity_detection.prefix_padding_ms"),
         input_transcription=get(setup, "inputAudioTranscription") is not None,
-        output_transcription=get(setup, "outputAudioTranscription") is not None)
+        output_transcription=get(setup, "outputAudioTranscription") is not None,
+        tools=function_tools(get(setup, "tools")))
+
+
+def _lower_types(schema: Any) -> Any:
+    """An OpenAPI-style `parameters` schema (`type: STRING`) with JSON Schema's lower-case types."""
+    if isinstance(schema, dict):
+        return {k: (v.lower() if k == "type" and isinstance(v, str) else _lower_types(v))
+                for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_lower_types(v) for v in schema]
+    return schema
+
+
+def function_tools(tools: Any) -> tuple[JSON, ...]:
+    """`setup.tools` → GA function tools: each `functionDeclarations` entry with its
+    `parametersJsonSchema` (or its `parameters`, types lower-cased) as `parameters`."""
+    if tools is None:
+        return ()
+    if not isinstance(tools, list):
+        raise GeminiClose(CLOSE_INVALID, "Invalid value at 'setup.tools': expected a list.")
+    out: list[JSON] = []
+    for i, tool in enumerate(tools):
+        declarations = get(_object(tool, f"setup.tools[{i}]"), "functionDeclarations") or []
+        for j, d in enumerate(declarations if isinstance(declarations, list) else []):
+            d = _object(d, f"setup.tools[{i}].function_declarations[{j}]")
+            name = get(d, "name")
+            if not isinstance(name, str) or not name:
+                raise GeminiClose(CLOSE_INVALID, f"Invalid value at 'setup.tools[{i}]."
+                                  f"function_declarations[{j}].name': a name is required.")
+            params = get(d, "parametersJsonSchema")
+            params = _lower_types(get(d, "parameters")) if params is None else params
+            out.append({"type": "function", "name": name, "description": get(d, "description") or "",
+                        "parameters": params if isinstance(params, dict) else {"type": "object"}})
+    return tuple(out)
 
 
 def content_texts(content: Any, where: str) -> list[str]:
@@ -180,7 +216,7 @@ def session_update(setup: Setup) -> JSON:
         "output_modalities": [setup.modality],
         "audio": {"input": {"turn_detection": turn, "transcription": (
             {"model": "whisper-1"} if setup.input_transcription else None)},
-            "output": output}}}
+            "output": output}, **({"tools": list(setup.tools)} if setup.tools else {})}}
 
 
 def pcm_rate(mime: Any, where: str) -> int:
@@ -288,7 +324,25 @@ class GeminiTranslator:
             return self._realtime_input(_object(body, "realtime_input"), self.setup)
         if key == "clientContent":
             return self._client_content(_object(body, "client_content"))
-        raise GeminiClose(CLOSE_INVALID, "tool_response: the reference endpoint never calls tools.")
+        return self._tool_response(_object(body, "tool_response"))
+
+    def _tool_response(self, body: JSON) -> list[JSON]:
+        """`functionResponses` → a `function_call_output` item each, then the follow-up response."""
+        answers = get(body, "functionResponses") or []
+        if not isinstance(answers, list) or not answers:
+            raise GeminiClose(CLOSE_INVALID, "Invalid value at 'tool_response.function_responses': "
+                              "expected a non-empty list.")
+        events: list[JSON] = []
+        for i, answer in enumerate(answers):
+            answer = _object(answer, f"tool_response.function_responses[{i}]")
+            call_id = get(answer, "id")
+            if not isinstance(call_id, str) or not call_id:
+                raise GeminiClose(CLOSE_INVALID, f"Invalid value at 'tool_response.function_responses"
+                                  f"[{i}].id': the id of the function call is required.")
+            events.append({"type": "conversation.item.create", "item": {
+                "type": "function_call_output", "call_id": call_id,
+                "output": json.dumps(get(answer, "response") or {})}})
+        return [*events, self._soft_event({"type": "response.create"})]
 
     def _soft_event(self, event: JSON) -> JSON:
         return {**event, "event_id": f"{SOFT_PREFIX}{next(self._soft)}"}
@@ -372,6 +426,9 @@ class GeminiTranslator:
             return [_content(outputTranscription={"text": event["delta"]})]
         if kind == "conversation.item.input_audio_transcription.completed":
             return [_content(inputTranscription={"text": event.get("transcript", "")})]
+        if kind == "response.function_call_arguments.done":
+            return [{"toolCall": {"functionCalls": [{"id": event.get("call_id"), "name": event.get("name"),
+                                                     "args": _args(event.get("arguments"))}]}}]
         if kind == "response.done":
             self.responding = False
             return self._done(event.get("response") or {})
@@ -387,9 +444,22 @@ class GeminiTranslator:
         status = response.get("status")
         if status == "failed":
             raise GeminiClose(CLOSE_INTERNAL, "Internal error encountered.")
+        output = response.get("output") or [{}]
+        if status == "completed" and output[0].get("type") == "function_call":
+            return []  # the turn goes on once the client answers the call (toolResponse)
         end = ({"interrupted": True} if status == "cancelled" else {"generationComplete": True})
         return [_content(**end), {"serverContent": {"turnComplete": True},
                                   "usageMetadata": usage_metadata(response.get("usage"))}]
+
+
+def _args(arguments: Any) -> JSON:
+    """A function call's arguments as Gemini's `args` object (text that is not a JSON object,
+    e.g. made invalid on purpose, is kept under `_raw`)."""
+    try:
+        args = json.loads(arguments) if isinstance(arguments, str) else None
+    except ValueError:
+        args = None
+    return args if isinstance(args, dict) else {"_raw": arguments}
 
 
 def _content(**fields: Any) -> JSON:

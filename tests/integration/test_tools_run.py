@@ -67,3 +67,27 @@ def test_arguments_that_fail_the_schema_are_caught_and_explained(
     assert r.ok and r.metrics["tool_call_ok"] == 0.0
     assert "'location' is a required property" in r.quality.backends["tool_call_ok"]
     assert r.metrics["answer_ok"] == 1.0 and r.output_transcript.startswith("weather says: ok true")
+
+
+def test_gemini_live_tool_call_and_tool_response(
+    tmp_path: Path, refserver: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Gemini Live's own shapes: declarations in `setup.tools`, a `toolCall` answered at once with
+    a `toolResponse` (no response ends before it), then the spoken-about result."""
+    from bench.refserver.gemini import PATH
+
+    url = refserver(pace=0.0, tool_delay_ms=40).split("/v1/")[0] + PATH
+    monkeypatch.setenv("RTBENCH_GEMINI_KEY", "k")
+    targets, path, out = tmp_path / "targets.yaml", tmp_path / "s.yaml", tmp_path / "run"
+    targets.write_text(f"targets:\n  gem: {{url: '{url}', dialect: gemini-live, model: gemini-live-ref, "
+                       "api_key_env: RTBENCH_GEMINI_KEY}\n")
+    path.write_text(SCENARIO.replace("name: invalid", "name: gemini-tools")
+                    .replace("expect: {contains: [weather]}", "tool_result: {condition: foggy}\n"
+                             "    expect: {contains: [foggy]}"))
+    assert rtbench(["run", str(path), "--targets", str(targets), "--target", "gem", "--out", str(out),
+                    "--no-audio"]) == 0
+    (r,) = load_records(out)
+    assert r.ok and r.dialect == "gemini-live", r.error
+    assert [c.name for c in r.tool_calls] == ["get_weather"] and r.metrics["tool_call_ok"] == 1.0
+    assert r.output_transcript == "weather says: condition foggy." and r.metrics["answer_ok"] == 1.0
+    assert (r.metrics["tool_call_ms"] or 0) >= 40 and r.metrics["tool_result_to_audio_ms"] is None  # text

@@ -221,3 +221,54 @@ def test_after_the_output_the_endpoint_speaks_the_result_instead_of_calling_agai
                                                              "output": '{"condition": "sunny", "ok": true}'}))
     assert plan_call([WEATHER], "required", conv, "weather in Oslo", "resp_1", 0, 0.0) is None
     assert tool_answer(conv) == "weather says: condition sunny, ok true."
+
+
+# --- Gemini Live ------------------------------------------------------------------------------
+
+
+def test_gemini_live_declares_tools_decodes_tool_calls_and_answers_with_tool_response() -> None:
+    d = get_dialect("gemini-live")
+    assert d.answers_calls_at_once and not get_dialect("openai-ga").answers_calls_at_once
+    setup = d.configure(SessionSettings(tools=TOOLS, tool_choice="auto"), "models/x")[0]["setup"]
+    (decl, _timer) = setup["tools"][0]["functionDeclarations"]
+    assert decl == {"name": "get_weather", "description": "weather in a city",
+                    "parametersJsonSchema": WEATHER["parameters"]}
+    events = d.decode_many({"tool_call": {"function_calls": [
+        {"id": "fc1", "name": "get_weather", "args": {"location": "Oslo"}},
+        {"id": "fc2", "name": "set_timer", "args": {}}]}})
+    assert [e.call for e in events] == [FunctionCall("fc1", "get_weather", '{"location": "Oslo"}'),
+                                        FunctionCall("fc2", "set_timer", "{}")]
+    with pytest.raises(ProtocolViolation, match="without an `id`"):
+        d.decode_many({"toolCall": {"functionCalls": [{"name": "f"}]}})
+    answer = d.tool_result(FunctionCall("fc1", "get_weather", "{}"), '{"ok":true}')
+    assert answer == {"toolResponse": {"functionResponses": [
+        {"id": "fc1", "name": "get_weather", "response": {"ok": True}}]}}
+    flow, tl = ToolFlow(), Timeline("text")
+    flow.called(FunctionCall("fc1", "f", "{}"), 1, tl, at_once=True)
+    assert flow.due and [m for m in flow.answers(d)] == [  # no response.create in Gemini Live
+        {"toolResponse": {"functionResponses": [{"id": "fc1", "name": "f", "response": {"ok": True}}]}}]
+
+
+def test_the_gemini_face_translates_declarations_calls_and_responses() -> None:
+    from bench.refserver.gemini import GeminiTranslator
+
+    t = GeminiTranslator()
+    openapi = {"type": "OBJECT", "properties": {"location": {"type": "STRING"}}}
+    declarations = [{"name": "get_weather", "parameters": openapi},
+                    {"name": "set_timer", "parametersJsonSchema": TIMER["parameters"]}]
+    setup = {"model": "models/x", "tools": [{"function_declarations": declarations}]}
+    (update,) = t.client_frame(json.dumps({"setup": setup}))
+    tools = update["session"]["tools"]
+    assert tools[0]["parameters"]["properties"]["location"] == {"type": "string"}  # OpenAPI types lowered
+    assert tools[1] == {"type": "function", "name": "set_timer", "description": "",
+                        "parameters": TIMER["parameters"]}
+    call = t.server_event({"type": "response.function_call_arguments.done", "call_id": "c1",
+                           "name": "set_timer", "arguments": '{"minutes": 3}'})
+    assert call == [{"toolCall": {"functionCalls": [{"id": "c1", "name": "set_timer",
+                                                     "args": {"minutes": 3}}]}}]
+    assert t.server_event({"type": "response.done", "response": {
+        "status": "completed", "output": [{"type": "function_call"}]}}) == []  # no turnComplete yet
+    item, create = t.client_frame(json.dumps({"toolResponse": {"functionResponses": [
+        {"id": "c1", "name": "set_timer", "response": {"ok": True}}]}}))
+    assert item["item"] == {"type": "function_call_output", "call_id": "c1", "output": '{"ok": true}'}
+    assert create["type"] == "response.create"

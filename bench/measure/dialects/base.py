@@ -149,6 +149,9 @@ class Dialect(ABC):
     """The wire format its input audio must have when the protocol fixes one (Gemini Live:
     `pcm16_16k`); None = the session's audio format."""
     missing_marks: Mapping[str, str] = MappingProxyType({})
+    answers_calls_at_once: bool = False
+    """Function calls are answered as soon as they arrive (Gemini Live: no response ends before
+    its call is answered), not when the response that made them is done (OpenAI)."""
     """Marks this protocol has no event for → why: the metrics that need them are null for that reason."""
 
     def check_auth(self, style: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -22,7 +23,15 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bench.common.errors import ConnectionLost, ProtocolViolation
-from bench.measure.dialects.base import Credentials, Dialect, Handshake, Kind, Message, SessionEvent
+from bench.measure.dialects.base import (
+    Credentials,
+    Dialect,
+    FunctionCall,
+    Handshake,
+    Kind,
+    Message,
+    SessionEvent,
+)
 from bench.measure.transports.base import Endpoint
 from bench.metrics.cost import Usage
 from bench.plan.scenario import SessionSettings
@@ -181,6 +190,23 @@ def _activity_detection(s: SessionSettings) -> dict[str, Any]:
             "silenceDurationMs": td.silence_duration_ms}
 
 
+def _tool_calls(body: Message) -> list[SessionEvent]:
+    """`toolCall.functionCalls` → one FUNCTION_CALL event each (`args`, an object, as JSON text).
+    Gemini ends no response before the call is answered: the harness answers at once."""
+    events = []
+    for i, c in enumerate(_list(body, "functionCalls", "toolCall")):
+        where = f"toolCall.functionCalls[{i}]"
+        if not isinstance(c, dict):
+            raise ProtocolViolation(f"{where} is {type(c).__name__}, not an object")
+        call_id = _str(c, "id", where)
+        if not call_id:
+            raise ProtocolViolation(f"{where}: a function call without an `id`")
+        args = json.dumps(_obj(c, "args", where))
+        events.append(SessionEvent(Kind.FUNCTION_CALL, "toolCall",
+                                   call=FunctionCall(call_id, _str(c, "name", where), args)))
+    return events or [SessionEvent(Kind.OTHER, "toolCall")]
+
+
 class GeminiLive(Dialect):
     """The Gemini Live API's client (google-genai `live.py` and the published wire format)."""
 
@@ -189,6 +215,7 @@ class GeminiLive(Dialect):
     handshake = Handshake(greeting=None, ready=Kind.SESSION_UPDATED)
     input_format = "pcm16_16k"
     missing_marks = MISSING_MARKS
+    answers_calls_at_once = True
 
     def __init__(self) -> None:
         self._manual = False
@@ -262,6 +289,10 @@ class GeminiLive(Dialect):
             setup["inputAudioTranscription"] = {}
         if audio:
             setup["outputAudioTranscription"] = {}
+        if s.tools:  # a full JSON Schema goes in parametersJsonSchema; tool_choice is not sent
+            setup["tools"] = [{"functionDeclarations": [
+                {"name": t.name, "description": t.description, "parametersJsonSchema": t.parameters}
+                for t in s.tools]}]
         return [{"setup": setup}]
 
     def append_audio(self, audio: bytes) -> Message:
@@ -288,6 +319,18 @@ class GeminiLive(Dialect):
 
     def response_cancel(self) -> Message:
         return {"realtimeInput": {"activityStart": {}}}  # barging in is how a response is stopped
+
+    def tool_result(self, call: FunctionCall, output: str) -> Message:
+        """`toolResponse` with the result as the function's `response` object (a result that is
+        not a JSON object goes under `output`)."""
+        try:
+            response = json.loads(output)
+        except ValueError:
+            response = output
+        if not isinstance(response, dict):
+            response = {"output": response}
+        return {"toolResponse": {"functionResponses": [{"id": call.call_id, "name": call.name,
+                                                        "response": response}]}}
 
     # --- server messages ---------------------------------------------------------------------
 
@@ -319,8 +362,10 @@ class GeminiLive(Dialect):
         if "goAway" in msg:  # the connection ends soon: its loss is then `go_away`
             self._go_away = str(_obj(msg, "goAway", "goAway").get("timeLeft"))[:40]
             events.append(SessionEvent(Kind.OTHER, "goAway", text=f"timeLeft {self._go_away}"))
+        if "toolCall" in msg:
+            events += _tool_calls(_obj(msg, "toolCall", "toolCall"))
         events += [SessionEvent(Kind.OTHER, k) for k in
-                   ("toolCall", "toolCallCancellation", "sessionResumptionUpdate") if k in msg]
+                   ("toolCallCancellation", "sessionResumptionUpdate") if k in msg]
         return events
 
     def connection_lost(self, fault: ConnectionLost) -> ConnectionLost:
