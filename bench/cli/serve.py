@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="added delay before the first output delta of each response")
     parser.add_argument("--first-delay-jitter-ms", type=float, default=0.0, metavar="MS",
                         help="extra delay drawn uniformly from [0, MS] per response")
+    parser.add_argument("--stop-delay-ms", type=float, default=0.0, metavar="MS",
+                        help="barge-in: on speech during a response, keep streaming it this long "
+                        "before cancelling")
     parser.add_argument("--seed", type=int, default=0, help="seed of the jitter and of the IDs")
     parser.add_argument("--tool-delay-ms", type=bounded_float(0, 600_000, open_ends=False), default=0.0,
                         metavar="MS",
@@ -91,6 +94,7 @@ def config_from_args(args: argparse.Namespace) -> RefServerConfig:
         host=args.host, port=args.port, model=args.model, variant=args.variant,
         first_delay_ms=args.first_delay_ms,
         first_delay_jitter_ms=args.first_delay_jitter_ms, seed=args.seed, pace=args.pace,
+        stop_delay_ms=args.stop_delay_ms,
         chunk_ms=args.chunk_ms, tool_delay_ms=args.tool_delay_ms,
         tool_invalid_rate=args.tool_invalid_rate,
         replies=load_reply_rules(args.replies) if args.replies else (),

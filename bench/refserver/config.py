@@ -74,6 +74,9 @@ class RefServerConfig:
     """Added delay before the first output delta of every response."""
     first_delay_jitter_ms: float = 0.0
     """Extra delay drawn uniformly from [0, this] per response, from a `seed`-seeded RNG."""
+    stop_delay_ms: float = 0.0
+    """Barge-in: when server VAD hears speech during a response, keep streaming its audio this
+    long before cancelling it (a known stop delay, to check a client's `stop_ms`)."""
     seed: int = 0
     """Seeds the jitter RNG and the IDs (`event_…`, `resp_…`, …), which are deterministic."""
     pace: float = 4.0

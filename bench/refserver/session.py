@@ -226,11 +226,27 @@ class RealtimeSession:
         self._pending_item_id = self.ids.new("item")
         td = self.settings.turn_detection
         interrupt = td is not None and td.interrupt_response
-        if self.active is not None and interrupt:
+        delay = self.config.stop_delay_ms / 1000
+        if self.active is not None and interrupt and delay <= 0:
             self.active.cancel("turn_detected")
         await self.emit({"type": "input_audio_buffer.speech_started",
                          "audio_start_ms": started.audio_start_ms, "item_id": self._pending_item_id})
-        if interrupt and self.playout is not None:
+        if interrupt and delay > 0:
+            self._spawn(self._stop_later(self.active, delay))
+        elif interrupt:
+            await self._clear_playout()
+
+    async def _stop_later(self, run: ResponseRun | None, delay_s: float) -> None:
+        """The `stop_delay_ms` knob: the interrupted response streams on for `delay_s`, then
+        stops as it would at once without the knob."""
+        await asyncio.sleep(delay_s)
+        if run is not None:
+            run.cancel("turn_detected")
+        await self._clear_playout()
+
+    async def _clear_playout(self) -> None:
+        """WebRTC: drop the output buffer (an interruption), saying which response it dropped."""
+        if self.playout is not None:
             cleared = self.playout.clear()
             if cleared is not None:
                 await self.emit({"type": "output_audio_buffer.cleared", "response_id": cleared})
