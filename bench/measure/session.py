@@ -23,10 +23,12 @@ from bench.common.errors import (
     TurnTimeout,
 )
 from bench.corpus.utterance import Utterance
+from bench.measure.appends import append_text
 from bench.measure.bargein import SPEECH_SENT, BargeIn, followup_mode
 from bench.measure.causes import code_token
 from bench.measure.dialects import Dialect, ErrorInfo, Kind, SessionEvent, get_dialect
 from bench.measure.dialects.base import Message
+from bench.measure.pacer import pacer
 from bench.measure.timeline import Timeline
 from bench.measure.toolflow import ToolFlow
 from bench.measure.transports.base import Endpoint, Transport, now_ns
@@ -296,7 +298,7 @@ class Session:
         if self.transport.media_audio:
             return await self.transport.send_audio(chunk)
         await self._pace(t0, k)
-        sent = await self._send(self.dialect.append_audio(chunk))
+        sent = await self.transport.send(append_text(self.dialect, chunk))  # encoded once per run
         if self.options.paced:
             self.send_lag_ms.append((sent - self._due(t0, k)) / 1e6)
         return sent
@@ -324,9 +326,7 @@ class Session:
     async def _pace(self, t0: int, k: int) -> None:
         """Wait until chunk k is due: a microphone delivers it when its last sample is captured."""
         if self.options.paced:
-            delay = (self._due(t0, k) - now_ns()) / 1e9
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await pacer().wait_until(self._due(t0, k))  # one timer for every session's chunks
         elif k % 50 == 49:
             await asyncio.sleep(0)
 
