@@ -144,7 +144,10 @@ class GeminiEndpoint:
             return error_response(400, "Expected a WebSocket upgrade request.")
         self._occupancy.opened()  # counted from here: a concurrent handshake sees this one
         try:
-            await ws.prepare(request)
+            try:
+                await ws.prepare(request)
+            except ConnectionResetError:  # the client gave up waiting (an overloaded server)
+                return ws
             self._sockets.add(ws)
             link = GeminiLink(ws, locked)
 

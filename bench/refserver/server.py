@@ -93,7 +93,10 @@ async def _open_realtime(request: web.Request, dialect: Dialect) -> web.StreamRe
         return error_response(400, "Expected a WebSocket upgrade request.")
     occupancy.opened()  # counted from here: a concurrent handshake sees this one
     try:
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionResetError:  # the client gave up waiting (an overloaded server): no log
+            return ws
         sockets: weakref.WeakSet[web.WebSocketResponse] = request.app[_SOCKETS]
         sockets.add(ws)
         counter: itertools.count[int] = request.app[_COUNTER]
