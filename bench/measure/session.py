@@ -218,6 +218,8 @@ class Session:
 
     async def run_turn(self, turn: TurnSpec, timeline: Timeline) -> None:
         """Send one user turn and collect the response into `timeline`. Raises EndpointFault."""
+        if turn.utterance is None:  # a turn the protocol cannot send fails now, not at the timeout
+            input_messages(self.dialect, turn)
         if turn.answers_interrupt:
             return await self._run_followup(timeline)
         self._drain()

@@ -201,6 +201,26 @@ def content_texts(content: Any, where: str) -> list[str]:
     return texts
 
 
+def user_parts(content: JSON, where: str) -> list[JSON]:
+    """A user turn's parts as GA content parts: `inlineData` of a PNG or JPEG image becomes an
+    `input_image` data URL (the session reads and answers it), every other part must be text."""
+    parts = get(content, "parts")
+    out: list[JSON] = []
+    for i, part in enumerate(parts if isinstance(parts, list) else []):
+        blob = get(_object(part, f"{where}.parts[{i}]"), "inlineData")
+        if blob is None:
+            out += [{"type": "input_text", "text": t}
+                    for t in content_texts({"parts": [part]}, f"{where}.parts[{i}]")]
+            continue
+        mime, data = get(_object(blob, f"{where}.parts[{i}].inline_data"), "mimeType"), get(blob, "data")
+        if mime not in ("image/png", "image/jpeg") or not isinstance(data, str):
+            raise GeminiClose(CLOSE_INVALID, f"Invalid value at '{where}.parts[{i}].inline_data': "
+                              "only PNG or JPEG images are supported.")
+        standard = (data + "=" * (-len(data) % 4)).translate(_URLSAFE)  # the SDK writes URL-safe base64
+        out.append({"type": "input_image", "image_url": f"data:{mime};base64,{standard}"})
+    return out or [{"type": "input_text", "text": t} for t in content_texts(content, where)]
+
+
 def session_update(setup: Setup) -> JSON:
     """The GA `session.update` a `setup` becomes."""
     turn: JSON | None = None
@@ -277,7 +297,8 @@ def usage_metadata(usage: Any) -> JSON:
 
 def _details(details: JSON) -> list[JSON]:
     return [{"modality": modality, "tokenCount": details[key]}
-            for modality, key in (("TEXT", "text_tokens"), ("AUDIO", "audio_tokens"))
+            for modality, key in (("TEXT", "text_tokens"), ("AUDIO", "audio_tokens"),
+                                  ("IMAGE", "image_tokens"))
             if details.get(key)]
 
 
@@ -394,10 +415,11 @@ class GeminiTranslator:
             if role not in ("user", "model"):
                 raise GeminiClose(CLOSE_INVALID, f"Invalid value at '{where}.role': "
                                   "expected user or model.")
-            kind = "input_text" if role == "user" else "output_text"
+            content = user_parts(turn, where) if role == "user" else [
+                {"type": "output_text", "text": t} for t in content_texts(turn, where)]
             events.append({"type": "conversation.item.create", "item": {
                 "type": "message", "role": "user" if role == "user" else "assistant",
-                "content": [{"type": kind, "text": t} for t in content_texts(turn, where)]}})
+                "content": content}})
         if complete:
             events.append(self._soft_event({"type": "response.create"}))
         return events

@@ -14,10 +14,16 @@ import pytest
 from openai import AsyncOpenAI
 
 from bench.cli.main import main as rtbench
+from bench.measure.runner import Runner, RunOptions
+from bench.plan.images import load_image
+from bench.plan.matrix import CallSpec, Conversation, TurnSpec
+from bench.plan.scenario import LoadedScenario, Scenario, SessionSettings, Turn, TurnDetection
+from bench.plan.targets import Target
 from bench.refserver import RefServer
+from bench.refserver.gemini import PATH as GEMINI_PATH
 from bench.refserver.settings import EAGERNESS_SILENCE_MS
 from bench.refserver.vision import GREETING
-from bench.results.store import load_records
+from bench.results.store import RunStore, load_records
 from tests.integration.test_openai_sdk_interop import events_until_done
 from tests.integration.test_refserver_wire import FAST
 
@@ -40,6 +46,7 @@ def test_the_vision_scenario_answers_each_image_by_its_colour(tmp_path: Path) ->
         assert r.metrics["ttfb_ms"] == pytest.approx(r.marks["first_audio_byte"] - r.marks["input_end"])
         assert r.usage is not None and r.usage["input_image"] >= 255 * (r.turn + 1)  # images stay in context
         assert r.metrics["cost_usd"] is not None and r.metrics["cost_usd"] > 0
+        assert r.metrics["answer_ok"] == 1.0  # the scenario expects the colour's name
     assert records[1].usage is not None and records[1].usage["cached_image"] == 255
 
 
@@ -114,3 +121,31 @@ async def test_the_openai_sdk_asks_for_a_greeting_with_no_input(base_url: str) -
     transcript = "".join(e.delta for e in events if e.type == "response.output_audio_transcript.delta")
     assert transcript == GREETING
     assert events[-1].response.status == "completed"
+
+
+async def test_gemini_live_sends_an_image_inline_and_refuses_a_greeting(tmp_path: Path) -> None:
+    """Over the reference endpoint's Gemini Live face: the image goes as an `inlineData` part of a
+    complete `clientContent` turn and is answered and counted (IMAGE tokens); a greeting cannot be
+    asked for (Gemini answers only a user turn), so that turn fails as `unsupported_input`."""
+    server = RefServer(FAST)
+    await server.start()
+    try:
+        url = server.base_url.replace("http", "ws", 1) + GEMINI_PATH
+        target = Target("gemini-ref", url, "gemini-live", "gemini-2.5-flash-native-audio", None)
+        image = load_image(ROOT / "scenarios" / "images" / "blue.png")
+        turns = (TurnSpec(None, "What colour is this?", image=image), TurnSpec(None, None, greeting=True))
+        td = TurnDetection(type="semantic_vad", eagerness="high")
+        loaded = LoadedScenario(Scenario(name="gemini-image", turns=[Turn(text="x")],
+                                         session=SessionSettings(turn_detection=td)), Path("g.yaml"), "")
+        store = RunStore(tmp_path)
+        await Runner(loaded, store, RunOptions("g"), {target.name: url}).run(
+            [CallSpec(0, target, "websocket", Conversation("c", "-", turns), 0, False)])
+        store.close()
+    finally:
+        await server.stop()
+    pic, greet = sorted(load_records(tmp_path), key=lambda r: r.turn)
+    assert pic.ok and pic.mode == "image", pic.error
+    assert pic.output_transcript.strip() == "The image is mostly blue."
+    assert pic.usage is not None and pic.usage["input_image"] == 255
+    assert pic.turn_detection == "semantic_vad:high"
+    assert not greet.ok and greet.error is not None and greet.error.cause == "unsupported_input"

@@ -138,6 +138,10 @@ def test_each_turn_kind_has_its_mode_and_messages(tmp_path: Path) -> None:
     assert item["item"]["content"] == [{"type": "input_image", "image_url": image.data_url},
                                        {"type": "input_text", "text": "Colour?"}]
     assert input_messages(OpenAIGA(), replace(pic, text=None))[0]["item"]["content"][1:] == []
+    (gemini,) = input_messages(GeminiLive(), pic)
+    assert gemini["clientContent"] == {"turns": [{"role": "user", "parts": [
+        {"inlineData": {"mimeType": "image/png", "data": image.data_url.split(",", 1)[1]}},
+        {"text": "Colour?"}]}], "turnComplete": True}
     for dialect, turn in ((OpenAIBeta(), pic), (GeminiLive(), greet)):
         with pytest.raises(EndpointFault) as exc:
             input_messages(dialect, turn)

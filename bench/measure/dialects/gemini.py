@@ -314,6 +314,16 @@ class GeminiLive(Dialect):
         return {"clientContent": {"turns": [{"role": "user", "parts": [{"text": text}]}],
                                   "turnComplete": True}}
 
+    def user_image(self, image_url: str, text: str | None) -> Message | None:
+        """A user turn of an `inlineData` image part (the data URL's MIME type and base64 data),
+        then the text, in `clientContent` (a complete turn: Gemini answers it)."""
+        head, _, data = image_url.partition(",")
+        mime = head.removeprefix("data:").removesuffix(";base64")
+        parts: list[Message] = [{"inlineData": {"mimeType": mime, "data": data}}]
+        if text:
+            parts.append({"text": text})
+        return {"clientContent": {"turns": [{"role": "user", "parts": parts}], "turnComplete": True}}
+
     def response_create(self) -> Message | None:
         return None  # Gemini answers a finished turn by itself
 
