@@ -6,7 +6,8 @@ deterministic responder (echo, scripted replies, "say exactly ...") and espeak-n
 it can add known first-token delays and inject faults. With `--api-key-env VAR` every route
 requires the key held in VAR. It also speaks Gemini Live at the official BidiGenerateContent
 path; `--tls` serves https/wss on a self-signed certificate generated at start (the google-genai
-SDK insists on TLS), whose path it prints. Runs until Ctrl-C.
+SDK insists on TLS), whose path it prints. For load, `--light` turns speech recognition off
+(replies come from a cache) and `--workers N` runs N processes on one port. Runs until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -64,9 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "replies, first match wins; otherwise the server echoes the user")
     parser.add_argument("--api-key-env", metavar="VAR",
                         help="require the key held in this environment variable on every route")
-    parser.add_argument("--asr", choices=["auto", "whisper", "pocketsphinx"], default=defaults.asr,
+    parser.add_argument("--asr", choices=["auto", "whisper", "pocketsphinx", "none"], default=defaults.asr,
                         help="recognizer of the user's speech: Whisper tiny.en when installed "
-                        "(auto), or the light pocketsphinx (default: %(default)s)")
+                        "(auto), the light pocketsphinx, or none (default: %(default)s)")
+    parser.add_argument("--light", action="store_true", help="for load: no speech recognition "
+                        "(--asr none: every reply is the fallback one, its speech cached)")
+    parser.add_argument("--workers", type=bounded_int(1, 64), default=1, metavar="N",
+                        help="N server processes on one port (SO_REUSEPORT; connections are spread "
+                        "over them), for load beyond one core (default: %(default)s)")
     parser.add_argument("--max-sessions", type=int, metavar="K", help="refuse a session above K "
                         "open at once with HTTP 429 rate_limit_exceeded (a provider's limit)")
     parser.add_argument("--tls", action="store_true", help="serve https/wss on a self-signed "
@@ -98,7 +104,7 @@ def config_from_args(args: argparse.Namespace) -> RefServerConfig:
         chunk_ms=args.chunk_ms, tool_delay_ms=args.tool_delay_ms,
         tool_invalid_rate=args.tool_invalid_rate,
         replies=load_reply_rules(args.replies) if args.replies else (),
-        api_key=_api_key(args.api_key_env), asr=args.asr, tls=args.tls,
+        api_key=_api_key(args.api_key_env), asr="none" if args.light else args.asr, tls=args.tls,
         max_sessions=args.max_sessions,
         faults=Faults(handshake_status=args.fault_handshake_status,
                       drop_after_events=args.fault_drop_after_events,
@@ -121,6 +127,8 @@ def _api_key(env_var: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    if args.workers > 1:
+        return _serve_workers(config, args.workers)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config))
     return 0
@@ -153,3 +161,23 @@ async def _serve(config: RefServerConfig) -> None:
     finally:
         await server.stop()
         print("reference endpoint stopped", file=sys.stderr, flush=True)
+
+
+def _serve_workers(config: RefServerConfig, workers: int) -> int:
+    """The endpoint as `workers` processes on one port, until Ctrl-C or SIGTERM."""
+    from bench.refserver.workers import WorkerPool
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(KeyboardInterrupt), WorkerPool(config, workers) as url:
+        print(f"reference endpoint listening on {url} ({workers} worker processes on one port)",
+              flush=True)
+        warning = exposure_warning(config.host, config.api_key)
+        if warning is not None:
+            print(warning, file=sys.stderr, flush=True)
+        while True:
+            signal.pause()
+    print("reference endpoint stopped", file=sys.stderr, flush=True)
+    return 0

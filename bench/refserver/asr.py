@@ -36,8 +36,8 @@ from bench.common.errors import UserError
 from bench.transcribe import whisper
 from bench.transcribe.whisper_model import INSTALL_HINT, WhisperModel, faster_whisper_installed, resolve_model
 
-ASR_CHOICES = ("auto", "whisper", "pocketsphinx")
-"""Values of `RefServerConfig.asr`."""
+ASR_CHOICES = ("auto", "whisper", "pocketsphinx", "none")
+"""Values of `RefServerConfig.asr` (`none`: nothing is recognised, the light mode for load)."""
 
 ASR_RATE = 16_000
 """pocketsphinx's bundled en-US model wants 16 kHz."""
@@ -87,7 +87,7 @@ _POOL = _DecoderPool()
 
 @cache
 def resolve(setting: str) -> str:
-    """`whisper` or `pocketsphinx`: what `setting` (`RefServerConfig.asr`) runs on this machine."""
+    """`whisper`, `pocketsphinx` or `none`: what `setting` (`RefServerConfig.asr`) runs on this machine."""
     if setting not in ASR_CHOICES:
         raise UserError(f"asr {setting!r}: valid: {', '.join(ASR_CHOICES)}")
     if setting == "auto":
@@ -116,6 +116,8 @@ def _whisper_decode(samples: Samples, rate: int) -> str:
 
 async def prewarm(setting: str = "auto") -> None:
     """Verify and load the recognizer ahead of the first session (off the event loop)."""
+    if resolve(setting) == "none":
+        return
     if resolve(setting) == "whisper":
         model = await asyncio.to_thread(_whisper_model)
         await asyncio.get_running_loop().run_in_executor(
@@ -273,8 +275,28 @@ class PocketsphinxRecognizer(Recognizer):
             self._decoder = None
 
 
+class NullRecognizer(Recognizer):
+    """Hears no words (`rtbench serve --light`): no decoder, no thread, no work per chunk, so the
+    endpoint's cost under load is the protocol's; every reply is the responder's fallback."""
+
+    def start(self, rate: int) -> None:
+        pass
+
+    def feed(self, samples: Samples) -> None:
+        pass
+
+    def finish(self) -> asyncio.Future[str]:
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        done.set_result("")
+        return done
+
+    def close(self) -> None:
+        pass
+
+
 RECOGNIZERS: dict[str, type[Recognizer]] = {"whisper": WhisperRecognizer,
-                                             "pocketsphinx": PocketsphinxRecognizer}
+                                             "pocketsphinx": PocketsphinxRecognizer,
+                                             "none": NullRecognizer}
 """What `resolve` returns → the recognizer class."""
 
 

@@ -161,8 +161,10 @@ def create_app(config: RefServerConfig) -> web.Application:
 class RefServer:
     """The reference endpoint, served from the running event loop."""
 
-    def __init__(self, config: RefServerConfig = DEFAULT_CONFIG) -> None:
+    def __init__(self, config: RefServerConfig = DEFAULT_CONFIG, reuse_port: bool = False) -> None:
         self.config = config
+        self.reuse_port = reuse_port
+        """Listen with SO_REUSEPORT, so that several processes share the port (`workers.py`)."""
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._cert: tls.SelfSigned | None = None
@@ -173,7 +175,7 @@ class RefServer:
         await runner.setup()
         self._runner = runner
         self._cert = tls.generate() if self.config.tls else None
-        site = web.TCPSite(runner, self.config.host, self.config.port,
+        site = web.TCPSite(runner, self.config.host, self.config.port, reuse_port=self.reuse_port or None,
                            ssl_context=self._cert.server_context() if self._cert else None)
         await asyncio.gather(site.start(), asr.prewarm(self.config.asr))
         self._port = int(runner.addresses[0][1])

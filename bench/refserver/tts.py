@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bench.common.audio import PCM16_RATE, bytes_per_second, encode_wire, resample
 from bench.corpus import piper
@@ -36,6 +37,8 @@ VOICES: dict[str, str] = {
 FALLBACK_VOICE = "en-us"
 BASE_RATE_WPM = 175
 """espeak's rate at speed 1.0."""
+WIRE_CACHE_SIZE = 64
+"""Replies kept encoded for the wire (a few MB): every reply of a load run after the first."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,14 @@ def rate_wpm(speed: float) -> int:
 
 
 def synthesize_wire(text: str, voice: object, speed: float, fmt: str, variant: str = "ref-fp16") -> Speech:
-    """Blocking: speak `text` as the `variant` build and encode it in `fmt`."""
-    clip = resample(cached_speech(text, tts_voice(voice), rate_wpm(speed)), PCM16_RATE)
+    """Blocking: speak `text` as the `variant` build and encode it in `fmt` (the same reply
+    again, e.g. under load, comes from a small in-memory cache: no resampling, no re-encoding)."""
+    return _wire(text, tts_voice(voice), rate_wpm(speed), fmt, variant)
+
+
+@lru_cache(maxsize=WIRE_CACHE_SIZE)
+def _wire(text: str, voice: str, wpm: int, fmt: str, variant: str) -> Speech:
+    clip = resample(cached_speech(text, voice, wpm), PCM16_RATE)
     return Speech(encode_wire(degrade(clip, variant), fmt), fmt)
 
 
