@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -30,6 +30,25 @@ SATURATION_DELAY_MS = 1000.0
 """…or whose schedule delay p99 is above this: the endpoint (or the cap) could not keep up."""
 PERCENTILES = ("p50", "p90", "p95", "p99", "max", "mean")
 """The statistics an SLO may bound."""
+
+
+class Outcome(Protocol):
+    """What a step's figures read of a turn (a TurnRecord has it)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def metrics(self) -> Mapping[str, float | None]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOutcome:
+    """A turn as a load run keeps it in memory: whether it succeeded, and the metrics its step's
+    figures and SLO read (the whole record is on disk)."""
+
+    ok: bool
+    metrics: Mapping[str, float | None]
 
 
 @dataclass(frozen=True)
@@ -194,11 +213,11 @@ def _r(v: float | None, digits: int = 3) -> float | None:
     return None if v is None else round(v, digits)
 
 
-def call_ok(turns: Sequence[TurnRecord]) -> bool:
+def call_ok(turns: Sequence[Outcome]) -> bool:
     return bool(turns) and all(t.ok for t in turns)
 
 
-def call_good(turns: Sequence[TurnRecord], slo: Slo) -> bool:
+def call_good(turns: Sequence[Outcome], slo: Slo) -> bool:
     """The call succeeded and each of its turns is within every metric bound of the SLO."""
     if not call_ok(turns):
         return False
@@ -209,7 +228,7 @@ def call_good(turns: Sequence[TurnRecord], slo: Slo) -> bool:
     return True
 
 
-def slo_verdict(turns: Sequence[TurnRecord], error_rate: float | None, slo: Slo) -> dict[str, Any]:
+def slo_verdict(turns: Sequence[Outcome], error_rate: float | None, slo: Slo) -> dict[str, Any]:
     """Each SLO bound with the step's value and whether it holds; `met` when all do."""
     checks: dict[str, Any] = {}
     for metric, stats in slo.bounds.items():
@@ -224,7 +243,7 @@ def slo_verdict(turns: Sequence[TurnRecord], error_rate: float | None, slo: Slo)
     return {"met": all(c["ok"] for c in checks.values()), "checks": checks}
 
 
-def step_stats(plan: LoadPlan, timings: Sequence[CallTiming], records: Mapping[str, Sequence[TurnRecord]],
+def step_stats(plan: LoadPlan, timings: Sequence[CallTiming], records: Mapping[str, Sequence[Outcome]],
                slo: Slo, start_ns: int, wall_s: float) -> dict[str, Any]:
     """A step's figures: requested vs achieved rate (calls that actually started within the step's
     window ÷ its duration), schedule delay, errors, v2v, goodput (calls/s meeting every SLO), SLO."""
@@ -274,11 +293,14 @@ class LoadRun:
     stopped: str | None = None
     """Why a sweep stopped early (saturation), or None."""
     on_step: Callable[[dict[str, Any]], None] = lambda _s: None
-    _records: dict[str, list[TurnRecord]] = field(default_factory=dict)
+    _records: dict[str, list[Outcome]] = field(default_factory=dict)
 
     def record(self, r: TurnRecord) -> None:
-        """Every turn record of the run (hook it into the Runner's progress)."""
-        self._records.setdefault(r.call_id, []).append(r)
+        """Every turn record of the run (hook it into the Runner's progress); only what the step's
+        figures need is kept, so a long run's memory does not grow with whole records."""
+        keep = ("v2v_ms", "ttfb_ms", *self.slo.bounds)
+        outcome = TurnOutcome(r.ok, {k: r.metrics[k] for k in keep if k in r.metrics})
+        self._records.setdefault(r.call_id, []).append(outcome)
 
     async def run(self, plans: Sequence[LoadPlan]) -> None:
         async with self.driver.runner.measuring():
