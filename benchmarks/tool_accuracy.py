@@ -2,13 +2,14 @@
 
 (a) **delay**: two reference endpoints in their own processes, identical but for
     `tool_delay_ms` (0 and DELAY), measured in one run, interleaved turn by turn (spoken turns,
-    server VAD, `tool_choice: required`). Prints the difference of p50 `tool_call_ms` and its
-    error against DELAY (goal: within ±2 ms).
+    server VAD, `tool_choice: required`; `--text`: text turns). Prints the difference of p50
+    `tool_call_ms` and its error against DELAY, and the median of the paired differences (the
+    same turn on both endpoints, measured back to back) (goal: within ±2 ms).
 (b) **invalid rate**: one endpoint with `tool_invalid_rate` RATE; text turns whose every call is
     checked. Prints the measured `tool_call_ok` failure rate with its 95% Wilson interval (goal:
     RATE inside it).
 
-    .venv/bin/python benchmarks/tool_accuracy.py [--delay-ms 300] [--repeats 10]
+    .venv/bin/python benchmarks/tool_accuracy.py [--delay-ms 300] [--repeats 10] [--text]
         [--rate 0.2] [--calls 500] [--only delay|invalid]
 """
 
@@ -52,6 +53,17 @@ corpus:
 repeats: 10
 warmup: 1
 """
+TEXT_DELAY_SCENARIO = f"""\
+name: tool-delay-accuracy-text
+session:
+  output_modalities: [text]
+{TOOLS}  tool_choice: required
+turns:
+  - text: What is the weather in Paris?
+  - text: And the weather in Oslo?
+pace: burst
+warmup: 1
+"""
 INVALID_SCENARIO = f"""\
 name: tool-invalid-rate
 session:
@@ -75,24 +87,24 @@ def _run(scenario: str, urls: list[str], repeats: int, out: Path) -> None:
         raise SystemExit(f"run failed with exit code {code}")
 
 
-def measure_delay(delay_ms: float, repeats: int, out: Path) -> dict[str, object]:
+def measure_delay(delay_ms: float, repeats: int, out: Path, text: bool = False) -> dict[str, object]:
     with ExitStack() as stack:
         # pocketsphinx decodes while the user speaks: the endpoints' end-of-turn work is nearly
         # constant, so the difference measures the harness (as in ttfb_accuracy.py)
         config = RefServerConfig(asr="pocketsphinx")
         base = stack.enter_context(ChildRefServer(config))
         slow = stack.enter_context(ChildRefServer(replace(config, tool_delay_ms=delay_ms)))
-        _run(DELAY_SCENARIO, [base, slow], repeats, out)
+        _run(TEXT_DELAY_SCENARIO if text else DELAY_SCENARIO, [base, slow], repeats, out)
     summary = json.loads((out / "summary.json").read_text())
     hosts = base.split("/")[2], slow.split("/")[2]
     by_host = {g["target"]: g["metrics"] for g in summary["groups"]}
     m0, m1 = by_host[hosts[0]], by_host[hosts[1]]
     p0, p1 = m0["tool_call_ms"]["p50"], m1["tool_call_ms"]["p50"]
     paired = _paired(out, hosts)
-    return {"turns_each": m0["tool_call_ms"]["n"], "tool_call_p50_ms": [round(p0, 3), round(p1, 3)],
+    return {"turns": "text" if text else "spoken", "turns_each": m0["tool_call_ms"]["n"],
+            "tool_call_p50_ms": [round(p0, 3), round(p1, 3)],
             "difference_ms": round(p1 - p0, 3), "error_ms": round(p1 - p0 - delay_ms, 3),
             "paired_median_difference_ms": round(paired, 3), "paired_error_ms": round(paired - delay_ms, 3),
-            "tool_result_to_audio_p50_ms": [round(m["tool_result_to_audio_ms"]["p50"], 3) for m in (m0, m1)],
             "loop_lag_ms": summary["harness"]["loop_lag_ms"]}
 
 
@@ -138,11 +150,13 @@ def main() -> int:
     p.add_argument("--rate", type=float, default=0.2)
     p.add_argument("--calls", type=int, default=500, help="calls (one checked tool call each) for (b)")
     p.add_argument("--only", choices=["delay", "invalid"])
+    p.add_argument("--text", action="store_true", help="(a) with text turns: no speech, no ASR, "
+                   "anchored at response.create")
     args = p.parse_args()
     result: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if args.only != "invalid":
-            result["delay"] = measure_delay(args.delay_ms, args.repeats, Path(tmp) / "delay")
+            result["delay"] = measure_delay(args.delay_ms, args.repeats, Path(tmp) / "delay", args.text)
         if args.only != "delay":
             result["invalid"] = measure_invalid(args.rate, args.calls, Path(tmp) / "invalid")
     print(json.dumps(result, indent=2))

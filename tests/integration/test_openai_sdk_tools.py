@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from openai import AsyncOpenAI
@@ -58,3 +59,31 @@ async def test_sdk_function_call_round_trip(base_url: str) -> None:
     assert transcript == "weather says: condition sunny, temperature 21."
     assert any(e.type == "response.output_audio.delta" for e in second)
     assert second[-1].response.status == "completed"
+
+
+async def _beta_until_done(connection: Any) -> list[Any]:
+    events: list[Any] = []
+    while not events or events[-1].type != "response.done":
+        event = await connection.recv()  # parsed into the beta SDK's types
+        assert event.type != "error", event
+        events.append(event)
+    return events
+
+
+async def test_sdk_beta_function_call_round_trip(base_url: str) -> None:
+    client = AsyncOpenAI(base_url=f"{base_url}/v1", api_key="sk-test",  # the beta client forces wss
+                         websocket_base_url=base_url.replace("http", "ws", 1) + "/v1")
+    async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as connection:
+        await connection.session.update(session={"modalities": ["text"], "tools": [WEATHER],
+                                                 "tool_choice": "required"})
+        await connection.conversation.item.create(item={
+            "type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello"}]})
+        await connection.response.create()
+        first = await _beta_until_done(connection)
+        done = next(e for e in first if e.type == "response.function_call_arguments.done")
+        assert json.loads(done.arguments) == {"location": "Hello"}  # required: the first tool
+        await connection.conversation.item.create(item={
+            "type": "function_call_output", "call_id": done.call_id, "output": '{"ok": true}'})
+        await connection.response.create()
+        second = await _beta_until_done(connection)
+    assert "".join(e.delta for e in second if e.type == "response.text.delta") == "weather says: ok true."
