@@ -123,10 +123,15 @@ def check_answer(transcript: str, expect: Expect) -> tuple[bool, str]:
 
 
 def scenario_turn(scenario: Scenario, record: TurnRecord) -> Turn | None:
-    """The scenario turn a record measured (every conversation of a scenario with `turns`
-    runs those turns in order); None for one-utterance calls."""
-    turns = scenario.turns or []
-    return turns[record.turn] if 0 <= record.turn < len(turns) else None
+    """The scenario turn a record measured (every conversation of a scenario with `turns` runs
+    those turns in order; a turn with an `interrupt` makes two records, the second the answer to
+    the interruption, which has no expectations of its own); None for one-utterance calls."""
+    slot = 0
+    for turn in scenario.turns or []:
+        if slot == record.turn:
+            return turn
+        slot += 2 if getattr(turn, "interrupt", None) is not None else 1
+    return None
 
 
 class _AnswerScorer(Scorer):

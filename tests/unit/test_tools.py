@@ -272,3 +272,15 @@ def test_the_gemini_face_translates_declarations_calls_and_responses() -> None:
         {"id": "c1", "name": "set_timer", "response": {"ok": True}}]}}))
     assert item["item"] == {"type": "function_call_output", "call_id": "c1", "output": '{"ok": true}'}
     assert create["type"] == "response.create"
+
+
+def test_a_record_finds_its_scenario_turn_past_an_interrupted_one() -> None:
+    from types import SimpleNamespace
+
+    from bench.metrics.tools import scenario_turn
+
+    turns = [SimpleNamespace(interrupt=None, n=0), SimpleNamespace(interrupt=object(), n=1),
+             SimpleNamespace(interrupt=None, n=2)]
+    scenario = SimpleNamespace(turns=turns)
+    found = [scenario_turn(scenario, SimpleNamespace(turn=i)) for i in range(5)]  # type: ignore[arg-type]
+    assert [t.n if t is not None else None for t in found] == [0, 1, None, 2, None]  # slot 2: the answer
