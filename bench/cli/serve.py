@@ -73,8 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=bounded_int(1, 64), default=1, metavar="N",
                         help="N server processes on one port (SO_REUSEPORT; connections are spread "
                         "over them), for load beyond one core (default: %(default)s)")
-    parser.add_argument("--max-sessions", type=int, metavar="K", help="refuse a session above K "
-                        "open at once with HTTP 429 rate_limit_exceeded (a provider's limit)")
+    parser.add_argument("--max-sessions", type=bounded_int(1, 1_000_000), metavar="K",
+                        help="refuse a session above K open at once with HTTP 429 "
+                        "rate_limit_exceeded (a provider's limit; per worker process)")
     parser.add_argument("--tls", action="store_true", help="serve https/wss on a self-signed "
                         "certificate for 127.0.0.1/localhost generated at start (path printed)")
     faults = parser.add_argument_group("fault injection")
@@ -90,7 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="answer WebRTC offers with unreachable candidates: ICE never connects")
     faults.add_argument("--fault-datachannel-close-after-events", type=int, metavar="N",
                         help="close each WebRTC call's oai-events channel after its Nth server event")
-    faults.add_argument("--go-away-after-s", type=float, metavar="S", help="Gemini Live: send "
+    faults.add_argument("--go-away-after-s", type=bounded_float(0, 86_400, open_ends=False),
+                        metavar="S", help="Gemini Live: send "
                         "goAway (timeLeft 1s) S seconds into each connection, then close it")
 
 
