@@ -61,8 +61,8 @@ class ToolFlow:
     def continues(self, ev: SessionEvent, tl: Timeline, finished: set[str]) -> bool:
         """At a response's end: True when it made calls to answer, so the turn goes on with a
         follow-up (the response joins `finished`, whose stragglers belong to no response)."""
-        if not self.pending or ev.status == "failed" or self.rounds >= MAX_ROUNDS:
-            return False
+        if not self.pending or ev.status in ("failed", "cancelled") or self.rounds >= MAX_ROUNDS:
+            return False  # a cancelled response's call is not answered: the user moved on
         rid = tl.response_id or ev.response_id
         if rid is not None:
             finished.add(rid)

@@ -136,6 +136,9 @@ def test_the_flow_answers_calls_then_waits_for_the_follow_up() -> None:
     flow.finish(tl)
     assert tl.marks["tool_followup_first_audio"] == 130 and tl.marks["tool_call_args_done"] == 5
     assert tl.usage == Usage(input_tokens=30, output_tokens=10)  # both responses' tokens
+    flow.called(FunctionCall("c3", "f", "{}"), 150, tl)
+    cancelled = SessionEvent(Kind.RESPONSE_DONE, "response.done", "r2", status="cancelled")
+    assert not flow.continues(cancelled, tl, finished)  # interrupted: its call is not answered
     flow.rounds = MAX_ROUNDS
     flow.called(FunctionCall("c2", "f", "{}"), 200, tl)
     assert not flow.continues(done, tl, finished)  # a call loop ends the turn
