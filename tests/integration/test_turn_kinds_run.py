@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from google.genai import types
 from openai import AsyncOpenAI
 
 from bench.cli.main import main as rtbench
@@ -24,6 +26,8 @@ from bench.refserver.gemini import PATH as GEMINI_PATH
 from bench.refserver.settings import EAGERNESS_SILENCE_MS
 from bench.refserver.vision import GREETING
 from bench.results.store import RunStore, load_records
+from tests.integration.test_gemini_sdk_interop import KEY, client, receive_turn
+from tests.integration.test_gemini_sdk_interop import MODEL as GEMINI_MODEL
 from tests.integration.test_openai_sdk_interop import events_until_done
 from tests.integration.test_refserver_wire import FAST
 
@@ -149,3 +153,27 @@ async def test_gemini_live_sends_an_image_inline_and_refuses_a_greeting(tmp_path
     assert pic.usage is not None and pic.usage["input_image"] == 255
     assert pic.turn_detection == "semantic_vad:high"
     assert not greet.ok and greet.error is not None and greet.error.cause == "unsupported_input"
+
+
+@pytest.mark.interop
+async def test_the_google_genai_sdk_sends_an_inline_image(gemini_server: RefServer) -> None:
+    """The unmodified `google-genai` SDK sends the PNG as `inline_data` bytes (it writes them as
+    URL-safe base64) with a question; the Gemini face answers its colour and counts IMAGE tokens."""
+    png = (ROOT / "scenarios" / "images" / "yellow.png").read_bytes()
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.TEXT])
+    async with client(gemini_server).aio.live.connect(model=GEMINI_MODEL, config=config) as session:
+        await session.send_client_content(turns=types.Content(role="user", parts=[
+            types.Part(inline_data=types.Blob(mime_type="image/png", data=png)),
+            types.Part(text="What colour is this?")]), turn_complete=True)
+        turn = await receive_turn(session)
+    assert turn.text == "The image is mostly yellow."
+    assert turn.usage is not None
+    assert turn.tokens(turn.usage.prompt_tokens_details)["IMAGE"] == 255
+
+
+@pytest.fixture
+async def gemini_server() -> AsyncIterator[RefServer]:
+    server = RefServer(replace(FAST, tls=True, api_key=KEY))
+    await server.start()
+    yield server
+    await server.stop()
