@@ -19,7 +19,8 @@ a test fails when this file and the registry disagree.
 Clocks: `time.perf_counter_ns()` on the client, stamped when bytes leave or arrive at the
 transport boundary; never wall-clock time, never the server's timestamps. Marks are stored in
 milliseconds since the call's `connect_start`. `{ANCHOR}` is `{anchor_name("server_vad")}` for
-server-VAD turns and `{anchor_name("manual")}` for manual-commit and text turns.
+server-VAD turns and `{anchor_name("manual")}` for manual-commit, text, image and greeting turns
+(docs/turns.md).
 
 Measure-stage metrics are computed when a turn's record is written, and again by
 `rtbench report RUN` when the registry has changed (or with `--recompute`). Quality metrics are

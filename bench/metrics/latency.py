@@ -46,7 +46,7 @@ def _diff(m: Marks, a: str, b: str) -> float | None:
 
 
 def anchor_name(mode: str) -> str:
-    """`speech_end_sent` for server-VAD turns, `input_end` for manual and text turns."""
+    """`speech_end_sent` for server-VAD turns, `input_end` for manual, text, image and greeting turns."""
     return "speech_end_sent" if mode == "server_vad" else "input_end"
 
 
@@ -56,7 +56,8 @@ MARKS: dict[str, str] = {
     "session_ready": "the endpoint confirmed the session configuration (e.g. `session.updated`)",
     "speech_start_sent": "the first speech sample of the user clip left the client (paced send schedule)",
     "speech_end_sent": "the last speech sample of the user clip left the client",
-    "input_end": "last input audio chunk sent, or commit / response request sent in manual mode",
+    "input_end": "last input audio chunk sent, or commit / response request sent in manual mode; on a "
+                 "text, image or greeting turn, the response request sent",
     "speech_stopped": "the server's end-of-speech event received",
     "first_text": "first non-empty text or transcript delta of the response",
     "first_audio_byte": "first non-empty audio delta (WebSocket) or decoded RTP frame (WebRTC)",

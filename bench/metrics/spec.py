@@ -29,7 +29,7 @@ Stage = Literal["measure", "quality"]
 Values = dict[str, float | None]
 ANCHOR = "anchor"
 """The pseudo-mark latencies start at: `speech_end_sent` for server-VAD turns, `input_end` for
-manual-commit and text turns (DESIGN §3)."""
+manual-commit, text, image and greeting turns (DESIGN §3)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Metric:
     stop: str | None = None
     """Mark the clock stops at; None when not a time span."""
     modes: frozenset[str] | None = None
-    """Turn modes it exists for (`server_vad`, `manual`, `text`); None: every mode."""
+    """Turn modes it exists for (`server_vad`, `manual`, `text`, `image`, `greeting`); None: every mode."""
     definition: str = ""
     """How it is computed, for docs/metrics.md when it is not a span between two marks."""
 
@@ -64,7 +64,7 @@ class TurnInputs:
     """What measure-stage metrics are computed from: a turn's stored fields."""
 
     mode: str
-    """`server_vad`, `manual` or `text`."""
+    """`server_vad`, `manual`, `text`, `image` or `greeting`."""
     marks: Mapping[str, float]
     """Milliseconds since the call's connect_start."""
     usage: Usage | None
