@@ -32,13 +32,18 @@ class RateRow:
     wpm: float
     wpm_ci: tuple[float, float] | None
     to_normal: Diff | None
-    """Against the same target, transport, variant and voice at speed 1.0 (None: no such group,
-    or this is it)."""
+    """Against the group that differs only by speed, at speed 1.0 (None: no such group, or this
+    is it)."""
 
     @property
     def line(self) -> tuple[str, ...]:
-        """What a curve of the plot shares: everything but the speed."""
-        return (*self.group.key[:3], self.voice or "default")
+        """What a curve of the plot shares: the group key but its speed."""
+        return but_speed(self.group)
+
+
+def but_speed(g: Group) -> tuple[str, ...]:
+    """A group's key without its `speed=` part (target, transport, variant, voice=, …)."""
+    return tuple(p for p in g.key if not p.startswith("speed="))
 
 
 def _first(table: TurnTable, g: Group, field: str) -> Any:
@@ -50,10 +55,10 @@ def speech_rate_rows(groups: Sequence[Group], table: TurnTable) -> list[RateRow]
     """A row per group that measured the speech rate, in run order."""
     measured = [(g, _first(table, g, "output_voice"), _first(table, g, "speed"))
                 for g in groups if len(g.values(METRIC))]
-    normal = {(*g.key[:3], v): g for g, v, s in measured if s is None or float(s) == 1.0}
+    normal = {but_speed(g): g for g, _, s in measured if s is None or float(s) == 1.0}
     rows = []
     for g, voice, speed in measured:
-        base = normal.get((*g.key[:3], voice))
+        base = normal.get(but_speed(g))
         values = g.values(METRIC)
         rows.append(RateRow(g, None if voice is None else str(voice), None if speed is None else float(speed),
                             len(values), float(np.median(values)), bootstrap_ci(values, 50),
@@ -71,10 +76,11 @@ def speech_rate_section(groups: Sequence[Group], table: TurnTable) -> dict[str, 
     for r in rows:
         lines.setdefault(r.line, []).append(r)
     curves = []
+    one_target = len({ln[:3] for ln in lines}) == 1  # then a curve is named by its voice alone
     for k, (key, members) in enumerate(lines.items()):
         members = sorted(members, key=lambda r: r.speed or 1.0)
         curves.append(plots.Curve(
-            " · ".join(key[3:] if len({ln[:3] for ln in lines}) == 1 else key), PALETTE[k % len(PALETTE)],
+            " · ".join((key[3:] or key) if one_target else key), PALETTE[k % len(PALETTE)],
             [r.speed or 1.0 for r in members], [r.wpm for r in members],
             [r.wpm_ci[0] if r.wpm_ci else None for r in members],
             [r.wpm_ci[1] if r.wpm_ci else None for r in members]))

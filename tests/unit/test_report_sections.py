@@ -192,6 +192,12 @@ def test_speech_rate_against_requested_speed() -> None:
         assert ratio == pytest.approx(r.speed, rel=0.05)
         assert ratio is not None and ci is not None and ci.low < ratio < ci.high
     assert rows[0].wpm_ci is not None and rows[0].wpm_ci[0] <= rows[0].wpm <= rows[0].wpm_ci[1]
+    # only the speed varies, and a call that sent none is the 1.0 the others are divided by
+    speeds = [rec(k, {"speech_rate_wpm": 100.0 * (s or 1.0)}, speed=s) for k, s in enumerate((None, 2.0) * 3)]
+    table = table_of(speeds)
+    default, double = speech_rate_rows(groups_of(table), table)
+    assert default.to_normal is None and double.to_normal is not None
+    assert (double.voice, double.speed, double.to_normal.change.ratio) == (None, 2.0, 2.0)
 
 
 # --- image and greeting turns ------------------------------------------------------------------
