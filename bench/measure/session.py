@@ -495,9 +495,10 @@ class Session:
                 self._barge_heard(barge, t)
             self._apply(item, barge.followup, barge.stopped, own=True)
         else:
+            received = len(tl.out_chunks)
             self._apply(item, tl, stopped, own=True)
-            if ev.kind is Kind.AUDIO_DELTA and ev.audio:
-                barge.item_id = barge.item_id or ev.item_id
+            if len(tl.out_chunks) > received and not (ev.kind is Kind.MEDIA_AUDIO and is_silent(ev.audio)):
+                barge.item_id = barge.item_id or ev.item_id  # a media frame has none: no truncate
                 clip = decode_wire(ev.audio, tl.audio_format)
                 barge.playout.add(t, clip.samples, clip.rate)
             barge.progress.set()
@@ -530,6 +531,7 @@ class Session:
         if barge is None or tl is not barge.followup:
             raise HarnessError("an interrupting turn ran without the turn it interrupts")
         self.send_lag_ms = []
+        self._silent_since = None
         deadline = now_ns() + int(self.options.turn_timeout_s * 1e9)
         try:
             if barge.fault is not None:

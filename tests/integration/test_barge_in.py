@@ -57,9 +57,9 @@ def truncates(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 def _run(tmp_path: Path, urls: list[str]) -> list[list[TurnRecord]]:
-    """One run against every endpoint: each one's records, in turn order."""
+    """One run against every endpoint (input sent unpaced): each one's records, in turn order."""
     path, out = tmp_path / "barge.yaml", tmp_path / "run"
-    path.write_text(SCENARIO.format(pace="realtime"))
+    path.write_text(SCENARIO.format(pace="burst"))
     assert rtbench(["run", str(path), *(a for u in urls for a in ("--target", u)), "--out", str(out),
                     "--no-audio"]) == 0
     records = sorted(load_records(out), key=lambda r: (r.call_id, r.turn))
@@ -85,19 +85,40 @@ def test_an_interrupted_turn_is_two_records_and_stop_ms_shows_the_endpoints_stop
     assert stop[0] is not None and stop[0] < 60, prompt[0].marks
     assert stop[1] is not None and 300 - 40 < stop[1] < 300 + 60, late[0].marks
     assert [r[0].metrics["yield_ok"] for r in (prompt, late)] == [1.0, 0.0]
-    talk = [r[0].metrics["talk_over_ms"] for r in (prompt, late)]
-    assert talk[0] is not None and talk[0] < 60  # flushed at speech_started, and nothing came after
-    # the 300 ms the late endpoint streamed on (4x real time) arrived after the client flushed at
-    # speech_started, and played over the user's speech: up to all of it
-    marks = late[0].marks
-    spoken = marks["interrupt_end_sent"] - marks["interrupt_sent"]
-    assert talk[1] is not None and 250 < talk[1] <= spoken + 0.01
+    for cut in (prompt[0], late[0]):  # unpaced, the user's speech takes no time to say
+        spoken = cut.marks["interrupt_end_sent"] - cut.marks["interrupt_sent"]
+        assert cut.metrics["talk_over_ms"] is not None and 0 <= cut.metrics["talk_over_ms"] <= spoken + 0.01
     assert len(truncates) == 2 and all(t["role"] == "assistant" for t in truncates)
     for t, records in zip(truncates, (prompt, late), strict=True):
         cut = records[0]
         heard = cut.marks["interrupt_heard"] - cut.marks["first_audio_byte"]
         assert abs(t["audio_end_ms"] - heard) <= 2  # what the 1x playout had played, not what arrived
         assert t["audio_end_ms"] < sum(n for _, n in cut.output_chunks) / 24  # less than received
+
+
+def test_barge_in_over_webrtc_stops_after_the_endpoints_delay(tmp_path: Path, refserver: Any,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over WebRTC the endpoint plays out itself: the interrupted response's audio is its media
+    until the endpoint clears its buffer, the stop delay after it heard the interruption."""
+    monkeypatch.setenv("RTBENCH_TEST_KEY", "sk-test")
+    replies = (ReplyRule(r"\bstop\b", "Okay."), ReplyRule(".*", LONG))
+    url = refserver(chunk_ms=20, asr="pocketsphinx", replies=replies, stop_delay_ms=300)
+    path, out = tmp_path / "barge.yaml", tmp_path / "run"
+    path.write_text(SCENARIO.format(pace="realtime"))
+    assert rtbench(["run", str(path), "--target", url, "--transport", "webrtc", "--api-key-env",
+                    "RTBENCH_TEST_KEY", "--out", str(out), "--no-audio"]) == 0
+    cut, answer = sorted(load_records(out), key=lambda r: r.turn)
+    assert cut.ok and answer.ok
+    assert (cut.response_status, answer.response_status) == ("cancelled", "completed")
+    assert cut.marks["interrupt_sent"] == answer.marks["speech_start_sent"] < cut.marks["interrupt_heard"]
+    stop = cut.metrics["stop_ms"]
+    # the endpoint heard the speech after it was sent and played on for 300 ms (20 ms frames)
+    assert stop is not None and stop >= cut.marks["interrupt_heard"] - cut.marks["interrupt_sent"] + 300 - 25
+    assert cut.metrics["yield_ok"] == 0.0 and answer.metrics["v2v_ms"] is not None
+    # the user spoke (in real time) over the 300 ms and more the endpoint played on
+    spoken = cut.marks["interrupt_end_sent"] - cut.marks["interrupt_sent"]
+    talk = cut.metrics["talk_over_ms"]
+    assert talk is not None and 300 - 25 < talk <= spoken + 0.01
 
 
 def test_the_barge_in_scenario_runs_against_the_reference_endpoint(tmp_path: Path, refserver: Any) -> None:

@@ -26,7 +26,7 @@ LONG = "one two three four five six seven eight nine ten eleven twelve thirteen 
 async def test_speech_during_a_response_stops_it_after_the_delay_and_truncate_is_answered(
         serve: Any, connect: Connect) -> None:
     server = await serve(replace(FAST, pace=1.0, stop_delay_ms=300, chunk_ms=20,
-                                 replies=(ReplyRule(".*", LONG),)))
+                                 replies=(ReplyRule(r"\bstop\b", "Okay."), ReplyRule(".*", LONG))))
     client = await connect(server.url)
     await client.send(type="conversation.item.create", item={
         "type": "message", "role": "user", "content": [{"type": "input_text", "text": "count"}]})
