@@ -9,10 +9,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from markupsafe import Markup
 
 from bench.analysis.groups import Group, GroupKey, SnrKey, groups_of
+from bench.common.errors import UserError
+from bench.common.yamlfile import load_yaml
 from bench.metrics.registry import METRICS
 from bench.report import plots
 from bench.report.behaviour import barge_in_section, image_section, tools_section
@@ -128,8 +129,8 @@ def compare_reference(manifest: dict[str, Any]) -> str | None:
     if not isinstance(text, str) or "compare" not in text:
         return None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data, _ = load_yaml("scenario", text)  # within the harness's size, depth and alias limits
+    except UserError:
         return None
     ref = (data.get("compare") or {}).get("reference") if isinstance(data, dict) else None
     return ref if isinstance(ref, str) else None

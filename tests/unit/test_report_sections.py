@@ -84,6 +84,10 @@ def test_the_baseline_is_chosen_by_option_then_scenario_then_run_order() -> None
     text = "name: x\ntargets: [openai, gemini]\ncompare:\n  reference: gemini\n  candidates: [openai]\n"
     assert compare_reference({"scenario": {"text": text}}) == "gemini"
     assert compare_reference({"scenario": {"text": "compare: [unclosed"}}) is None
+    bomb = "a: &a [" + ", ".join("x" * 10) + "]\n"
+    for p, c in ("ab", "bc", "cd", "de", "ef"):  # 10^6 values once expanded
+        bomb += f"{c}: &{c} [" + ", ".join([f"*{p}"] * 10) + "]\n"
+    assert compare_reference({"scenario": {"text": bomb + "compare: {reference: x}\n"}}) is None  # refused
     assert compare_reference({}) is None
 
 
