@@ -1,10 +1,12 @@
 """Image turns, the greeting and turn detection as an axis, against the real reference endpoint
 (issue 11, items 4-5): the ready scenarios run end to end, the endpoint answers each image by its
-colour and counts its tokens, semantic_vad's eagerness moves v2v by the silence it maps to, and
-the unmodified `openai` SDK can send an `input_image` item and ask for a greeting."""
+colour and counts its tokens, semantic_vad's eagerness ends a turn after the silence it maps to,
+Gemini Live carries images inline and refuses greetings, and the unmodified `openai` and
+`google-genai` SDKs send images (and the `openai` one asks for a greeting)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -12,10 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import websockets
 from google.genai import types
 from openai import AsyncOpenAI
 
 from bench.cli.main import main as rtbench
+from bench.common.audio import concat, silence
 from bench.measure.runner import Runner, RunOptions
 from bench.plan.images import load_image
 from bench.plan.matrix import CallSpec, Conversation, TurnSpec
@@ -29,7 +33,7 @@ from bench.results.store import RunStore, load_records
 from tests.integration.test_gemini_sdk_interop import KEY, client, receive_turn
 from tests.integration.test_gemini_sdk_interop import MODEL as GEMINI_MODEL
 from tests.integration.test_openai_sdk_interop import events_until_done
-from tests.integration.test_refserver_wire import FAST
+from tests.integration.test_refserver_wire import FAST, speech
 
 pytestmark = pytest.mark.integration
 
@@ -54,14 +58,12 @@ def test_the_vision_scenario_answers_each_image_by_its_colour(tmp_path: Path) ->
     assert records[1].usage is not None and records[1].usage["cached_image"] == 255
 
 
-def test_the_turn_detection_scenario_splits_its_groups_greets_first_and_eagerness_moves_v2v(
-    tmp_path: Path,
-) -> None:
-    """Its five calls run at once, in real time. The reference endpoint waits 250 ms of silence at
-    semantic_vad's high eagerness and 1000 ms at low: their v2v differ by about the 750 ms between."""
+def test_the_turn_detection_scenario_splits_its_groups_and_greets_first(tmp_path: Path) -> None:
+    """Its five calls run at once (the v2v each setting costs is measured by
+    benchmarks/turn_detection.py, not asserted here)."""
     out = tmp_path / "run"
     args = ["run", str(ROOT / "scenarios" / "turn_detection.yaml"), "--repeats", "1", "--concurrency", "5",
-            "--no-audio", "--out", str(out)]
+            "--pace", "burst", "--no-audio", "--out", str(out)]
     assert rtbench(args) == 0
     records = load_records(out)
     assert all(r.ok for r in records), [r.error for r in records if not r.ok]
@@ -80,13 +82,6 @@ def test_the_turn_detection_scenario_splits_its_groups_greets_first_and_eagernes
     groups = json.loads((out / "summary.json").read_text())["groups"]
     assert sorted(g["turn_detection"] for g in groups) == sorted(labels)
     assert all(g["turns"] == 3 for g in groups)
-    v2v = {td: [v for r in records if r.turn > 0 and r.turn_detection == td
-                and (v := r.metrics["v2v_ms"]) is not None]
-           for td in ("semantic_vad:low", "semantic_vad:high")}
-    assert [len(x) for x in v2v.values()] == [2, 2]
-    expected = EAGERNESS_SILENCE_MS["low"] - EAGERNESS_SILENCE_MS["high"]
-    diff = min(v2v["semantic_vad:low"]) - max(v2v["semantic_vad:high"])
-    assert expected - 200 < diff < expected + 150, v2v
 
 
 @pytest.fixture
@@ -177,3 +172,42 @@ async def gemini_server() -> AsyncIterator[RefServer]:
     await server.start()
     yield server
     await server.stop()
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+async def test_the_endpoint_ends_a_semantic_vad_turn_after_its_eagernesss_silence(dialect: str) -> None:
+    """In audio time, not wall time: the same speech and silence, sent as fast as possible, end
+    the turn 1000 ms after the speech at low eagerness and 250 ms after it at high."""
+    server = RefServer(FAST)
+    await server.start()
+    try:
+        ends = {e: await speech_stopped_ms(server.url, dialect, e) for e in ("low", "high", "auto")}
+    finally:
+        await server.stop()
+    for eagerness in ends:
+        assert ends[eagerness] - ends["high"] == pytest.approx(
+            EAGERNESS_SILENCE_MS[eagerness] - EAGERNESS_SILENCE_MS["high"], abs=40), ends
+
+
+async def speech_stopped_ms(url: str, dialect: str, eagerness: str) -> int:
+    """`audio_end_ms` of the endpoint's `speech_stopped` for one clip and 2 s of silence."""
+    td = {"type": "semantic_vad", "eagerness": eagerness}
+    beta = dialect == "beta"
+    headers = {"Authorization": "Bearer sk-test", **({"OpenAI-Beta": "realtime=v1"} if beta else {})}
+    session = {"turn_detection": td} if beta else {"type": "realtime",
+                                                   "audio": {"input": {"turn_detection": td}}}
+    pcm = concat(speech("Hello there my friend."), silence(2.0, 24_000)).pcm16()
+    async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
+        await ws.send(json.dumps({"type": "session.update", "session": session}))
+        for i in range(0, len(pcm), 9600):
+            await ws.send(json.dumps({"type": "input_audio_buffer.append",
+                                      "audio": base64.b64encode(pcm[i:i + 9600]).decode()}))
+        while True:
+            event = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert event["type"] != "error", event
+            if event["type"] == "session.updated":
+                got = event["session"]
+                got = got["turn_detection"] if beta else got["audio"]["input"]["turn_detection"]
+                assert (got["type"], got["eagerness"]) == ("semantic_vad", eagerness)
+            if event["type"] == "input_audio_buffer.speech_stopped":
+                return int(event["audio_end_ms"])
