@@ -50,7 +50,8 @@ CAUSES: tuple[Cause, ...] = (
           "(`input_image` is OpenAI GA only) or a greeting (no way to ask for a response without "
           "user input: Gemini Live)"),
     Cause("bad_sdp", "the WebRTC SDP answer cannot be used"),
-    Cause("bad_client_secret", "the WebRTC key request was answered without a short-lived key"),
+    Cause("bad_client_secret", "the key request (WebRTC's client secret, Gemini Live's ephemeral "
+          "token) was answered without a short-lived key"),
     Cause("connection_lost", "an open connection ended before the turn finished: closed, dropped, "
           "or (WebRTC) the peer connection failed, the data channel closed, or no media arrived "
           "for `media_stall_s` (the peer is gone)", MEDIA),

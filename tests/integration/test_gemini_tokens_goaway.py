@@ -137,3 +137,21 @@ async def test_the_session_limit_refuses_the_next_session_the_google_way(
     assert refused.error is not None and refused.error.cause == "http_429"
     assert "RESOURCE_EXHAUSTED" in refused.error.message
     assert served.ok
+
+
+async def test_ephemeral_mints_a_token_for_each_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`auth: ephemeral`: each call trades the API key for a one-use token at the endpoint's
+    `auth_tokens` and connects to the Constrained method with it (one use each, so three calls
+    prove three mints); a wrong key is refused at the key request, naming it."""
+    server = await started(FAST)
+    try:
+        monkeypatch.setenv("GEMINI_TOKEN", KEY)
+        records = await run(tmp_path / "ok", server, "ephemeral", [(TEXT,), (TEXT,), (TEXT,)])
+        monkeypatch.setenv("GEMINI_TOKEN", "not-the-key")
+        [refused] = await run(tmp_path / "wrong", server, "ephemeral", [(TEXT,)])
+    finally:
+        await server.stop()
+    assert [r.ok for r in records] == [True, True, True], [r.error for r in records]
+    assert refused.error is not None and refused.error.cause == "http_401"
+    assert "the key request answered HTTP 401" in refused.error.message
+    assert "not-the-key" not in refused.error.message

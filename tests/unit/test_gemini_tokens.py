@@ -4,13 +4,15 @@ connection lost after `goAway`."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
-from bench.common.errors import ConnectionLost
+from bench.common.errors import ConnectFault, ConnectionLost
+from bench.common.redact import scrub
 from bench.measure.dialects.base import Credentials
-from bench.measure.dialects.gemini import GeminiLive, constrained
+from bench.measure.dialects.gemini import GeminiLive, constrained, read_token
 from bench.refserver.gemini_tokens import (
     DEFAULT_EXPIRE_S,
     DEFAULT_NEW_SESSION_S,
@@ -122,3 +124,23 @@ def test_a_connection_lost_after_go_away_is_go_away() -> None:
     assert event.type == "goAway"
     named = dialect.connection_lost(lost)
     assert named.cause == "go_away" and "timeLeft 1s" in str(named) and "1001" in str(named)
+
+
+def test_ephemeral_mints_at_the_live_urls_base_and_connects_constrained() -> None:
+    endpoint = GeminiLive().endpoint("wss://h:8443/proxy" + V1BETA + "?key=x", "m",
+                                     Credentials("ephemeral", "real-key"), 5.0)
+    assert endpoint.url == "wss://h:8443/proxy" + CONSTRAINED
+    assert "Authorization" not in endpoint.headers and "real-key" not in endpoint.url
+    request = endpoint.key_request
+    assert request is not None and endpoint.read_key is not None
+    assert request.url == "https://h:8443/proxy/v1alpha/auth_tokens"
+    assert request.headers["x-goog-api-key"] == "real-key" and json.loads(request.body) == {"uses": 1}
+    assert endpoint.read_key('{"name": "auth_tokens/abc"}') == {"Authorization": "Token auth_tokens/abc"}
+    assert scrub("said auth_tokens/abc") == "said [redacted]"  # a minted token is a secret too
+
+
+@pytest.mark.parametrize("body", ["", "[]", '{"name": 3}', '{"value": "auth_tokens/x"}'])
+def test_a_mint_answer_without_a_token_is_bad_client_secret(body: str) -> None:
+    with pytest.raises(ConnectFault) as refused:
+        read_token(body)
+    assert refused.value.cause == "bad_client_secret"

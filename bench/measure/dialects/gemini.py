@@ -1,6 +1,7 @@
 """Gemini Live (`BidiGenerateContent`, PROTOCOLS §4): connecting (the Gemini API with the key in
 `x-goog-api-key` or `?key=`, an ephemeral token `auth_tokens/…` as `Authorization: Token` or
-`?access_token=` on v1alpha `BidiGenerateContentConstrained`, or Vertex AI with a bearer token),
+`?access_token=` on v1alpha `BidiGenerateContentConstrained` (given, or minted per connection with
+the key), or Vertex AI with a bearer token),
 the handshake `setup → setupComplete`, client frames (`realtimeInput` audio at 16 kHz, manual
 `activityStart`/`activityEnd`, `audioStreamEnd`, `clientContent` text turns) and server messages.
 
@@ -22,7 +23,8 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bench.common.errors import ConnectionLost, ProtocolViolation
+from bench.common.errors import ConnectFault, ConnectionLost, ProtocolViolation
+from bench.common.redact import register_secret, scrub
 from bench.measure.dialects.base import (
     Credentials,
     Dialect,
@@ -32,7 +34,7 @@ from bench.measure.dialects.base import (
     Message,
     SessionEvent,
 )
-from bench.measure.transports.base import Endpoint
+from bench.measure.transports.base import Endpoint, HttpRequest
 from bench.metrics.cost import Usage
 from bench.plan.scenario import SessionSettings
 
@@ -49,6 +51,9 @@ MISSING_MARKS: Mapping[str, str] = MappingProxyType({
 
 _SNAKE = re.compile(r"_([a-z0-9])")
 _URLSAFE = str.maketrans("-_", "+/")
+_WS_PREFIX = "/ws/google.ai.generativelanguage."
+TOKENS_PATH = "/v1alpha/auth_tokens"
+"""Where the Gemini API mints ephemeral tokens (google-genai `tokens.py`, v1alpha only)."""
 _LIVE_PATH = re.compile(r"(.*/ws/google\.ai\.generativelanguage\.)v[0-9a-z]+"
                         r"\.GenerativeService\.BidiGenerateContent(?:Constrained)?")
 _TOP_LEVEL = ("setupComplete", "voiceActivity", "voiceActivityDetectionSignal", "serverContent",
@@ -167,6 +172,31 @@ def constrained(path: str) -> str:
     return f"{match.group(1)}v1alpha.GenerativeService.BidiGenerateContentConstrained"
 
 
+def mint_request(url: str, key: str) -> HttpRequest:
+    """`auth_tokens.create` for one session, at the Live URL's host and base path (as the SDK
+    mints at `{base_url}/v1alpha/auth_tokens` and connects at `{base_url}/ws/…`)."""
+    parts = urlsplit(url)
+    match = _LIVE_PATH.fullmatch(parts.path)
+    base = match.group(1).removesuffix(_WS_PREFIX) if match else ""
+    scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+    return HttpRequest(urlunsplit((scheme, parts.netloc, base + TOKENS_PATH, "", "")),
+                       {"x-goog-api-key": key, "Content-Type": "application/json"},
+                       json.dumps({"uses": 1}))
+
+
+def read_token(body: str) -> Mapping[str, str]:
+    """The minted token (`{"name": "auth_tokens/…"}`) as the connect request's header."""
+    try:
+        name = json.loads(body)["name"]
+    except (ValueError, KeyError, TypeError):
+        name = None
+    if not isinstance(name, str) or not name:
+        raise ConnectFault(f"auth_tokens answered without a token: {scrub(body)[:120]}",
+                           cause="bad_client_secret")
+    register_secret(name)  # the token is a key too: never stored
+    return {"Authorization": f"Token {name}"}
+
+
 def _vertex(host: str) -> str | None:
     """The location of a Vertex AI host (`us-central1-aiplatform.googleapis.com`), else None."""
     suffix = "-aiplatform.googleapis.com"
@@ -211,7 +241,7 @@ class GeminiLive(Dialect):
     """The Gemini Live API's client (google-genai `live.py` and the published wire format)."""
 
     name = "gemini-live"
-    auth_styles = ("x-goog-api-key", "key-query", "token", "token-query", "bearer", "none")
+    auth_styles = ("x-goog-api-key", "key-query", "token", "token-query", "ephemeral", "bearer", "none")
     handshake = Handshake(greeting=None, ready=Kind.SESSION_UPDATED)
     input_format = "pcm16_16k"
     missing_marks = MISSING_MARKS
@@ -250,11 +280,16 @@ class GeminiLive(Dialect):
             headers["Authorization"] = f"Token {cred.key}"
         elif cred.key and cred.style == "token-query":
             query = [(k, v) for k, v in query if k != "access_token"] + [("access_token", cred.key)]
-        if cred.style in ("token", "token-query"):
+        key_request = None
+        if cred.key and cred.style == "ephemeral":
+            key_request = mint_request(url, cred.key)
+        if cred.style in ("token", "token-query", "ephemeral"):  # the token alone, never a key
+            query = [(k, v) for k, v in query if k != "key"]
             parts = parts._replace(path=constrained(parts.path))
             shown = urlunsplit(urlsplit(shown)._replace(path=parts.path))
         return Endpoint(urlunsplit(parts._replace(query=urlencode(query))), headers, (), connect_timeout_s,
-                        shown_url=shown)
+                        shown_url=shown, key_request=key_request,
+                        read_key=read_token if key_request is not None else None)
 
     @staticmethod
     def _model_path(model: str | None, host: str, project: str | None) -> str | None:

@@ -77,6 +77,12 @@ class Endpoint:
     ca_file: str | None = None
     """A PEM certificate to trust for TLS (`wss://`, `https://` signalling) besides the system's,
     e.g. the one `rtbench serve --tls` generates; None = the system's trust store only."""
+    key_request: HttpRequest | None = field(default=None, repr=False)
+    """WebSocket: posted first, to trade the real key for a short-lived token, within
+    `connect_timeout_s`; None = the connect request carries the key itself."""
+    read_key: Callable[[str], Mapping[str, str]] | None = field(default=None, repr=False)
+    """The body `key_request` answered → the connect request's headers that carry the short-lived
+    key. Raises ConnectFault when the body holds none."""
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The TLS context trusting `ca_file` (and the system store), or None for the default."""

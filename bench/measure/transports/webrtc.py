@@ -29,6 +29,7 @@ from bench.common.errors import ConnectFault, ConnectionLost
 from bench.common.ice import ResolvedIceServer, gather_only
 from bench.common.redact import scrub
 from bench.measure.transports.base import Endpoint, HttpRequest, Signalling, Transport, now_ns
+from bench.measure.transports.http import post, without_userinfo
 
 FRAME_SAMPLES = PCM16_RATE // 50
 """20 ms of 24 kHz mono: what the session hands the microphone per frame."""
@@ -84,33 +85,6 @@ class Microphone(MediaStreamTrack):
         return frame
 
 
-def _without_userinfo(url: str) -> str:
-    p = urlsplit(url)
-    host = f"[{p.hostname}]" if p.hostname and ":" in p.hostname else p.hostname or ""
-    return p._replace(netloc=host + (f":{p.port}" if p.port else "")).geturl()
-
-
-async def _post(http: aiohttp.ClientSession, request: HttpRequest, what: str) -> str:
-    """POST; the answer's body, or ConnectFault `http_<status>` when it is not a success. With
-    an Authorization header, the URL's user-info is not sent (aiohttp refuses both; the key wins)."""
-    url = _without_userinfo(request.url) if "Authorization" in request.headers else request.url
-    async with http.post(url, data=request.body, headers=dict(request.headers)) as resp:
-        body = await resp.text()
-    if resp.status >= 300:
-        excerpt = scrub(body.strip().replace("\n", " "))[:200]
-        refused = f" (not authorized; {_key_sent(request)})" if resp.status in (401, 403) else ""
-        raise ConnectFault(f"{what} answered HTTP {resp.status}{refused}: {excerpt}",
-                           cause=f"http_{resp.status}")
-    return body
-
-
-def _key_sent(request: HttpRequest) -> str:
-    """Which headers the refused request carried (names only: which one holds a key is the
-    dialect's business), so a refusal shows whether a key went at all and how."""
-    names = [k for k in request.headers if k.lower() not in ("content-type", "accept")]
-    return f"headers sent: {', '.join(names)}" if names else "no key header was sent"
-
-
 async def _exchange(plan: Signalling, timeout_s: float, offer: str,
                     tls: ssl.SSLContext | None = None) -> str:
     """Run the dialect's signalling plan: maybe trade the key for a short-lived one, then post
@@ -121,15 +95,15 @@ async def _exchange(plan: Signalling, timeout_s: float, offer: str,
                                          connector=connector) as http:
             headers = dict(plan.offer.headers)
             if plan.key_request is not None and plan.read_key is not None:
-                headers.update(plan.read_key(await _post(http, plan.key_request, "the key request")))
+                headers.update(plan.read_key(await post(http, plan.key_request, "the key request")))
             sdp = {"Content-Type": "application/sdp", "Accept": "application/sdp"}
-            return await _post(http, HttpRequest(plan.offer.url, {**sdp, **headers}, offer),
+            return await post(http, HttpRequest(plan.offer.url, {**sdp, **headers}, offer),
                                "the SDP exchange")
     except TimeoutError:  # aiohttp's timeouts are TimeoutErrors too: the same name as WebSocket's
         raise ConnectFault(f"signalling did not finish within connect_timeout_s = {timeout_s:g} s",
                            cause="connect_timeout") from None
     except (aiohttp.ClientError, OSError) as exc:
-        p = urlsplit(_without_userinfo(plan.offer.url))
+        p = urlsplit(without_userinfo(plan.offer.url))
         raise ConnectFault(f"cannot reach {p.scheme}://{p.netloc}: {type(exc).__name__}: "
                            f"{scrub(str(exc))}") from None
 

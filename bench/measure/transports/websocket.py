@@ -13,6 +13,7 @@ from websockets.typing import Subprotocol
 from bench.common.errors import ConnectFault, ConnectionLost
 from bench.common.redact import scrub
 from bench.measure.transports.base import Endpoint, Transport
+from bench.measure.transports.http import trade_key
 
 MAX_MESSAGE = 64 * 1024 * 1024
 """Audio events can be large (15 MiB appends are allowed); do not cut them."""
@@ -37,11 +38,17 @@ class WebSocketTransport(Transport):
         try:
             context = endpoint.ssl_context() if endpoint.url.startswith("wss:") else None
             tls: dict[str, Any] = {} if context is None else {"ssl": context}
-            self._ws = await asyncio.wait_for(
-                connect(endpoint.url, additional_headers=dict(endpoint.headers),
-                        subprotocols=protocols, compression=None, max_size=MAX_MESSAGE,
-                        open_timeout=None, ping_interval=None, **tls),
-                endpoint.connect_timeout_s)
+
+            async def key_then_connect() -> ClientConnection:
+                headers = dict(endpoint.headers)
+                if endpoint.key_request is not None and endpoint.read_key is not None:
+                    headers.update(await trade_key(endpoint.key_request, endpoint.read_key,
+                                                   endpoint.ssl_context()))
+                return await connect(endpoint.url, additional_headers=headers,
+                                     subprotocols=protocols, compression=None, max_size=MAX_MESSAGE,
+                                     open_timeout=None, ping_interval=None, **tls)
+
+            self._ws = await asyncio.wait_for(key_then_connect(), endpoint.connect_timeout_s)
         except InvalidStatus as exc:
             raise ConnectFault(_status_reason(exc), cause=f"http_{exc.response.status_code}") from None
         except TimeoutError:
