@@ -1,4 +1,5 @@
-"""WebSocket transport (websockets, permessage-deflate off: it costs ~0.5 ms a round trip)."""
+"""WebSocket transport (websockets, permessage-deflate off: it costs ~0.5 ms a round trip; a
+text frame on an open, unblocked connection is written without `send`'s per-call machinery)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.protocol import State
 from websockets.typing import Subprotocol
 
 from bench.common.errors import ConnectFault, ConnectionLost
@@ -23,6 +25,22 @@ def _status_reason(exc: InvalidStatus) -> str:
     body = exc.response.body or b""
     text = body.decode("utf-8", "replace").strip().replace("\n", " ")[:200]
     return f"handshake rejected with HTTP {exc.response.status_code}" + (f": {scrub(text)}" if text else "")
+
+
+def _write_now(ws: ClientConnection, text: str) -> bool:
+    """`ws.send(text)`'s common case without its async context manager and drain: one text frame
+    on an open connection, nothing being sent in fragments, the socket's buffer below its high
+    mark. About 10% of the harness's CPU per paced chunk at 256 sessions. False in any other
+    state (the caller then sends the usual way, which waits, drains or raises as it should)."""
+    try:
+        ready = (ws.send_in_progress is None and not ws.paused and ws.protocol.state is State.OPEN
+                 and not ws.transport.is_closing())
+    except AttributeError:  # a websockets release without these attributes: the usual way
+        return False
+    if ready:
+        ws.protocol.send_text(text.encode())
+        ws.send_data()
+    return ready
 
 
 class WebSocketTransport(Transport):
@@ -72,6 +90,8 @@ class WebSocketTransport(Transport):
 
     async def _send(self, text: str) -> None:
         assert self._ws is not None, "send before connect"
+        if _write_now(self._ws, text):
+            return
         try:
             await self._ws.send(text)
         except ConnectionClosed as exc:
