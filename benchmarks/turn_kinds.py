@@ -50,7 +50,7 @@ def turn_detection(repeats: int, concurrency: int, out: Path) -> dict[str, Any]:
                                   "greeting_ms_p50": _stat(g, "greeting_ms", "p50")}
             for g in summary["groups"]}
     low, high = rows["semantic_vad:low"], rows["semantic_vad:high"]
-    diffs = {f"semantic_low_minus_high_{m}_p50_ms": _minus(low[f"{m}_p50"], high[f"{m}_p50"])
+    diffs = {f"semantic_low_minus_high_{m}_p50": _minus(low[f"{m}_p50"], high[f"{m}_p50"])
              for m in ("v2v_ms", "vad_ms")}
     expected = EAGERNESS_SILENCE_MS["low"] - EAGERNESS_SILENCE_MS["high"]
     return {"by_setting": rows, **diffs, "expected_ms": expected, "harness": summary["harness"]}
