@@ -76,7 +76,11 @@ class BargeIn:
         if ev.kind is Kind.INPUT_TRANSCRIPT:
             return self.interrupted.input_transcript is not None
         rid = self.interrupted.response_id
-        return ev.response_id is not None and rid is not None and ev.response_id != rid
+        if ev.response_id is not None and rid is not None:
+            return ev.response_id != rid
+        # a protocol without response ids (Gemini Live): once the interrupted response has ended,
+        # what comes is the answer's
+        return "response_done" in self.interrupted.marks
 
     def moment_ns(self, response_done: bool, now: int) -> int | None:
         """When the interrupting speech should start (its first speech sample, not its clip's
@@ -111,6 +115,12 @@ class BargeIn:
             self.audio_end_ms = int(heard * 1000)
             self.truncate_due = True
         self.playout.flush(t_ns)
+
+    def cancelled(self, t_ns: int) -> None:
+        """The interrupted response ended cancelled: a client that has not flushed its playout
+        yet (no `speech_started` from this endpoint) stops it now."""
+        if "interrupt_heard" not in self.interrupted.marks:
+            self.playout.flush(t_ns)
 
     def finish_marks(self) -> None:
         """The interrupted turn ends: the marks of the speech and of the playout's end. Its

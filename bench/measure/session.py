@@ -497,6 +497,8 @@ class Session:
         else:
             received = len(tl.out_chunks)
             self._apply(item, tl, stopped, own=True)
+            if ev.kind is Kind.RESPONSE_DONE and ev.status == "cancelled" and barge.streaming:
+                barge.cancelled(t)
             if len(tl.out_chunks) > received and not (ev.kind is Kind.MEDIA_AUDIO and is_silent(ev.audio)):
                 barge.item_id = barge.item_id or ev.item_id  # a media frame has none: no truncate
                 clip = decode_wire(ev.audio, tl.audio_format)

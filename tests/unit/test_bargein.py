@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from bench.common.errors import ScenarioError
+from bench.measure.bargein import BargeIn
+from bench.measure.dialects import Kind, SessionEvent
 from bench.measure.playout import Playout, heard_ms
+from bench.measure.timeline import Timeline
 from bench.metrics.bargein import ENDED_BEFORE, compute, null_reasons
 from bench.metrics.spec import TurnInputs
 from bench.plan.matrix import InterruptSpec, TurnSpec, expand, load_utterances
@@ -161,3 +164,22 @@ def test_one_interrupt_turn_is_two_records_and_the_client_truncates_what_it_had_
     assert len(truncates) == 1 and truncates[0]["item_id"] == "item_out_1"
     heard = first.marks["interrupt_heard"] - first.marks["first_audio_byte"]
     assert truncates[0]["audio_end_ms"] == pytest.approx(heard, abs=2) and truncates[0]["audio_end_ms"] < 400
+
+
+def test_without_response_ids_what_follows_the_interrupted_response_is_the_answers() -> None:
+    """Gemini Live names no responses: once the interrupted one is done (turnComplete after
+    `interrupted`), later output belongs to the interrupting speech's turn, and a client that
+    heard no speech_started stops its playout at the cancel."""
+    spec = InterruptSpec(utterance(), 100, False, 500.0)
+    barge = BargeIn(spec, Timeline("server_vad"), Timeline("server_vad"))
+    barge.streaming = True
+    audio = SessionEvent(Kind.AUDIO_DELTA, "serverContent", audio=b"\1\0" * 480)
+    assert not barge.belongs_to_followup(audio)  # still the interrupted response's
+    for k in range(5):
+        barge.playout.add(k * MS, _chunk(100), RATE)  # 500 ms queued
+    barge.interrupted.mark("response_done", 150 * MS)
+    barge.cancelled(150 * MS)
+    assert barge.belongs_to_followup(audio) and barge.playout.end_ns == 150 * MS
+    ids = SessionEvent(Kind.AUDIO_DELTA, "response.output_audio.delta", response_id="resp_1")
+    barge.interrupted.response_id = "resp_1"
+    assert not barge.belongs_to_followup(ids)  # with ids, the id decides
