@@ -7,7 +7,8 @@ Each user connects, awaits `session.created`, sends `session.update` and awaits
 and JSON per chunk), `commit`, `response.create`, and waits for `response.done`; each turn is
 reported through locust's request event. Users start evenly over `--ramp-s`. Prints one JSON
 line with the same figures as `capacity_harness.py`: gevent hub lag (a greenlet sleeping 10 ms,
-after the ramp), send lag of every paced chunk (sent − due), failures, peak RSS, CPU seconds.
+after the ramp), send lag of every paced chunk (sent − due), failures, garbage-collection pauses,
+peak RSS, CPU seconds.
 
     .venv/bin/python benchmarks/capacity_locust.py --url ws://127.0.0.1:PORT/v1/realtime --users 64
 """
@@ -31,6 +32,7 @@ import locust  # noqa: E402, F401  (first: importing it monkey-patches the stand
 
 # isort: split
 import base64  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import resource  # noqa: E402
@@ -138,6 +140,20 @@ class RealtimeUser(User):
                             exception=None, context={})
 
 
+class GcPauses:
+    """How long each garbage collection held the interpreter (the hub too)."""
+
+    def __init__(self) -> None:
+        self.ms: list[float] = []
+        self._t = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.ms.append((time.perf_counter() - self._t) * 1000)
+
+
 def _hub_lag(out: list[float]) -> None:
     while True:
         t = time.perf_counter()
@@ -156,6 +172,8 @@ def measure(url: str, users: int, seconds: float, ramp_s: float, turn_s: float) 
     runner = env.create_local_runner()
     lag: list[float] = []
     monitor = gevent.spawn(_hub_lag, lag)
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     runner.start(users, spawn_rate=users / max(ramp_s, 0.01))
     gevent.sleep(ramp_s)
@@ -165,13 +183,16 @@ def measure(url: str, users: int, seconds: float, ramp_s: float, turn_s: float) 
         gevent.sleep(0.2)
     runner.quit()
     monitor.kill()
+    gc.callbacks.remove(pauses)
     return {"tool": "locust", "sessions": users, "turn_s": round(turn_s, 3),
             "turns": STATE["turns_done"], "planned_turns": users * turns, "failed": STATE["failed"],
             "causes": sorted(STATE["causes"])[:5],
             "loop_lag_p50_ms": _pct(lag[mark:], 50), "loop_lag_p99_ms": _pct(lag[mark:], 99),
             "send_lag_p50_ms": _pct(STATE["send_lag_ms"], 50),
             "send_lag_p99_ms": _pct(STATE["send_lag_ms"], 99),
-            "chunks": len(STATE["send_lag_ms"]), "wall_s": round(time.perf_counter() - wall0, 2),
+            "chunks": len(STATE["send_lag_ms"]), "gc_runs": len(pauses.ms),
+            "gc_max_ms": round(max(pauses.ms, default=0.0), 3),
+            "wall_s": round(time.perf_counter() - wall0, 2),
             "cpu_s": round(time.process_time() - cpu0, 2),
             "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
