@@ -183,3 +183,16 @@ def test_without_response_ids_what_follows_the_interrupted_response_is_the_answe
     ids = SessionEvent(Kind.AUDIO_DELTA, "response.output_audio.delta", response_id="resp_1")
     barge.interrupted.response_id = "resp_1"
     assert not barge.belongs_to_followup(ids)  # with ids, the id decides
+
+
+def test_the_moment_counts_from_the_first_audible_sample_or_ends_with_a_short_response() -> None:
+    audible = BargeIn(InterruptSpec(utterance(), 50, True, 500.0), Timeline("server_vad"),
+                      Timeline("server_vad"))
+    audible.playout.add(0, _chunk(100, level=0), RATE)
+    assert audible.moment_ns(False, 0) is None  # nothing audible yet: not known
+    audible.playout.add(0, _chunk(200), RATE)
+    assert audible.moment_ns(False, 0) == pytest.approx(150 * MS, abs=10 * MS)  # 100 ms silence + 50
+    short = BargeIn(InterruptSpec(utterance(), 800, False, 500.0), Timeline("server_vad"),
+                    Timeline("server_vad"))
+    short.playout.add(0, _chunk(300), RATE)
+    assert short.moment_ns(False, 0) is None and short.moment_ns(True, 0) == 300 * MS  # its end
