@@ -143,6 +143,7 @@ class Session:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader  # _read catches everything else: closing never raises it
+        await self._end_barge()
         await self.transport.close()
 
     async def _read(self) -> None:
@@ -542,11 +543,15 @@ class Session:
             if "response_done" not in tl.marks:
                 await self._collect(tl, deadline, barge.stopped, barge.task)
         finally:
-            self._barge = None
-            for task in (barge.task, *barge.side):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, EndpointFault):
-                        await task
+            await self._end_barge()
             if tl.response_id is not None:
                 self._finished.add(tl.response_id)
+
+    async def _end_barge(self) -> None:
+        """Stop the interruption's tasks (its speech, the truncate), if one is in flight."""
+        barge, self._barge = self._barge, None
+        for task in (barge.task, *barge.side) if barge is not None else ():
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, EndpointFault):
+                    await task

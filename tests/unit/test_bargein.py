@@ -196,3 +196,15 @@ def test_the_moment_counts_from_the_first_audible_sample_or_ends_with_a_short_re
                     Timeline("server_vad"))
     short.playout.add(0, _chunk(300), RATE)
     assert short.moment_ns(False, 0) is None and short.moment_ns(True, 0) == 300 * MS  # its end
+
+
+def test_when_the_interrupted_turn_fails_its_answer_is_skipped_and_the_call_goes_on(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cut = TurnSpec(utterance(), None, interrupt=InterruptSpec(utterance(), 100, False, 500.0))
+    assert cut.interrupt is not None
+    turns = [cut, TurnSpec(cut.interrupt.utterance, None, answers_interrupt=True), TurnSpec(None, "hi")]
+    records, _ = run_on_twin(monkeypatch, tmp_path, scenario(), calls(TARGET, turns),
+                             OpenAITwin(Behaviour(error_on=0)))
+    causes = [r.error.cause if r.error else None for r in records]
+    assert causes == ["error:server_error", "skipped", None]
+    assert records[1].error is not None and "interrupted turn failed" in records[1].error.message
