@@ -77,7 +77,7 @@ class WorkerEngine:
         self._thread = threading.Thread(target=self.loop.run_forever, name="rtbench-loop", daemon=True)
         self._thread.start()
         self._pending: set[Any] = set()
-        self._stop: asyncio.Event | None = None
+        self._stop = asyncio.Event()  # bound to the loop that first waits on it
         self._measuring: Any = None
         self.sent = 0
         self.finished = False
@@ -91,21 +91,25 @@ class WorkerEngine:
         self._measuring = asyncio.run_coroutine_threadsafe(self._measure(), self.loop)
 
     async def _measure(self) -> None:
-        self._stop = asyncio.Event()
         async with self.runner.measuring():
             await self._stop.wait()
 
-    def call(self) -> None:
-        """Start the next call on the loop thread and wait (cooperatively) until it ended."""
+    def call(self, due_ns: int) -> int:
+        """Start the next call, due at `due_ns`, on the loop thread; wait (cooperatively: the loop
+        thread wakes this greenlet) until it ended; return when it ended, the next call's due time,
+        so the hand-over between the threads shows as schedule delay."""
         done: AsyncResult = AsyncResult()
-        fut = asyncio.run_coroutine_threadsafe(self.driver.start(now_ns(), self.timings), self.loop)
+        fut = asyncio.run_coroutine_threadsafe(self._one(due_ns), self.loop)
         self._pending.add(fut)
-        fut.add_done_callback(lambda f: self._done(f, done))
+        fut.add_done_callback(lambda f: done.set(None))
         done.get()
-
-    def _done(self, fut: Any, done: AsyncResult) -> None:
         self._pending.discard(fut)
-        done.set(None)
+        ended: int = fut.result()
+        return ended
+
+    async def _one(self, due_ns: int) -> int:
+        await self.driver.start(due_ns, self.timings)
+        return now_ns()
 
     def flush(self, environment: Environment) -> None:
         """Report new turns to locust's stats and send new record lines to the master."""
@@ -130,10 +134,9 @@ class WorkerEngine:
             return
         self.finished = True
         deadline = time.monotonic() + timeout_s
-        while self._pending and time.monotonic() < deadline:
+        while any(not f.done() for f in self._pending) and time.monotonic() < deadline:
             gevent.sleep(0.05)
-        if self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
+        self.loop.call_soon_threadsafe(self._stop.set)
         if self._measuring is not None:
             while not self._measuring.done() and time.monotonic() < deadline:
                 gevent.sleep(0.01)
@@ -143,7 +146,7 @@ class WorkerEngine:
         if runner is not None:
             runner.send_message(DONE, {"raw": str(self.store.root), "written": self.store.written,
                                        "sent": self.sent, "calls": len(self.timings),
-                                       "unfinished": len(self._pending),
+                                       "unfinished": sum(not f.done() for f in self._pending),
                                        "loop_lag_ms": self.runner.lag.samples_ms,
                                        "send_lag_ms": self.runner.send_lag_ms})
 
@@ -207,8 +210,13 @@ class MasterMerge:
             "send_lag_ms": list(itertools.chain.from_iterable(d["send_lag_ms"] for d in self.done.values()))})
 
 
-ENGINE: WorkerEngine | None = None
 MERGER: MasterMerge | None = None
+ENGINE: WorkerEngine | None = None
+if RAW_ENV in os.environ:
+    # A worker does its slow start (the job's imports, its audio encoded, the loop thread) here,
+    # while locust imports this file: once connected, a hub busy for seconds misses its heartbeats
+    # and the master drops the worker.
+    ENGINE = WorkerEngine(WorkerJob.read(Path(os.environ[SPEC_ENV])), Path(os.environ[RAW_ENV]))
 
 
 def _arguments(parser: Any) -> None:
@@ -218,14 +226,12 @@ def _arguments(parser: Any) -> None:
 
 
 def _init(environment: Environment, **_kw: Any) -> None:
-    global ENGINE, MERGER
-    spec = Path(os.environ[SPEC_ENV])
+    global MERGER
     if isinstance(environment.runner, MasterRunner):
-        MERGER = MasterMerge(MasterSpec.read(spec))
+        MERGER = MasterMerge(MasterSpec.read(Path(os.environ[SPEC_ENV])))
         environment.runner.register_message(RECORDS, MERGER.on_records)
         environment.runner.register_message(DONE, MERGER.on_done)
-    elif isinstance(environment.runner, WorkerRunner):
-        ENGINE = WorkerEngine(WorkerJob.read(spec), Path(os.environ[RAW_ENV]))
+    elif isinstance(environment.runner, WorkerRunner) and ENGINE is not None:
         gevent.spawn(_flusher, environment, ENGINE)
 
 
@@ -265,8 +271,12 @@ class RealtimeUser(User):
     """A closed-loop user: starts its next call the moment the last one ended."""
 
     wait_time = constant(0)
+    due_ns = 0
+
+    def on_start(self) -> None:
+        self.due_ns = now_ns()
 
     @task
     def call(self) -> None:
         if ENGINE is not None:
-            ENGINE.call()
+            self.due_ns = ENGINE.call(self.due_ns)
