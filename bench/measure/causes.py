@@ -83,6 +83,14 @@ def code_token(code: object) -> str:
     return code if isinstance(code, str) and _CODE.fullmatch(code) else "unknown"
 
 
+def refused_handshake(cause: str) -> bool:
+    """The endpoint answered the handshake but would not go on: a 400 at the upgrade, an `error`
+    event or a close before its greeting, or something unreadable — what a server says to a client
+    speaking another dialect. Not a refusal: no answer, a key refused (401/403), no such route
+    (404), a rate limit (429)."""
+    return cause in ("http_400", "connection_lost", "protocol_error") or cause.startswith("error:")
+
+
 def lookup(token: str) -> Cause | None:
     """The registered cause of a stored token, or None when it is not registered."""
     for c in CAUSES:

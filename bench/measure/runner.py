@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from bench.common.audio import decode_wire, encode_wire
 from bench.common.errors import ConnectionLost, EndpointFault, HarnessError, TurnTimeout, UnknownNameError
 from bench.common.redact import register_secret, scrub
+from bench.measure.causes import refused_handshake
 from bench.measure.dialects import Credentials, Dialect, get_dialect
 from bench.measure.nulls import null_reasons
 from bench.measure.session import Session, SessionOptions, WireCache
@@ -144,6 +145,8 @@ class Runner:
         self.send_lag_ms: list[float] = []
         """Send lag of every paced input chunk of the run (ms), for the harness-limited check."""
         self.wire: WireCache = {}
+        self.retried_as: dict[str, str] = {}
+        """Target → the dialect it spoke after refusing its own (`Dialect.retry_refused_as`)."""
 
     async def run(self, calls: list[CallSpec]) -> None:
         """Every call, at most `concurrency` at a time."""
@@ -187,13 +190,15 @@ class Runner:
     async def run_call(self, call: CallSpec, scheduled_ns: int | None = None) -> None:
         """One call, every turn recorded; `scheduled_ns` (load runs): when it was due to start."""
         url, timeout = self.urls[call.target.name], self.loaded.scenario.connect_timeout_s
-        session = Session(make_transport(call.transport, url, timeout), self._options(call), self.wire)
+        dialect = self.retried_as.get(call.target.name, call.target.dialect)
+        session = Session(make_transport(call.transport, url, timeout),
+                          replace(self._options(call), dialect=dialect), self.wire)
         if scheduled_ns is not None:
             session.open_marks[SCHEDULED_MARK] = scheduled_ns
         turns = list(enumerate(call.conversation.turns))
         try:
             try:
-                await session.open(endpoint_for(call.target, session.dialect, url, timeout))
+                session = await self._open(call, session, url, timeout)
             except EndpointFault as exc:
                 await self._fail_all(call, session, turns, exc)
                 return
@@ -208,6 +213,34 @@ class Runner:
                     return
         finally:
             await session.close()
+
+    async def _open(self, call: CallSpec, session: Session, url: str, timeout: float) -> Session:
+        """Open `session`. When the endpoint refuses its handshake before greeting and the
+        dialect names one to retry in (`Dialect.retry_refused_as`), open a new session in that one:
+        if it succeeds, the target's later calls use it from the start (`retried_as`), and the
+        records name the dialect spoken. Returns the session that is open; raises EndpointFault."""
+        try:
+            await session.open(endpoint_for(call.target, session.dialect, url, timeout))
+            return session
+        except EndpointFault as exc:
+            retry = session.dialect.retry_refused_as
+            if retry is None or not refused_handshake(exc.cause):
+                raise
+            first = exc
+        await session.close()
+        again = Session(make_transport(call.transport, url, timeout),
+                        replace(session.options, dialect=retry), self.wire)
+        again.open_marks.update({k: v for k, v in session.open_marks.items() if k == SCHEDULED_MARK})
+        try:
+            await again.open(endpoint_for(call.target, again.dialect, url, timeout))
+        except EndpointFault:
+            await again.close()
+            raise first from None
+        if call.target.name not in self.retried_as:
+            self.retried_as[call.target.name] = retry
+            print(f"rtbench: target {call.target.name!r} refused the {session.dialect.name} handshake "
+                  f"({first.cause}); it speaks {retry}, used for its calls from now on", file=sys.stderr)
+        return again
 
     def _mode(self, call: CallSpec, turn: TurnSpec) -> str:
         return turn_mode(turn, settings_of(call, self.loaded.scenario))

@@ -149,10 +149,14 @@ class Dialect(ABC):
     """The wire format its input audio must have when the protocol fixes one (Gemini Live:
     `pcm16_16k`); None = the session's audio format."""
     missing_marks: Mapping[str, str] = MappingProxyType({})
+    """Marks this protocol has no event for → why: the metrics that need them are null for that reason."""
     answers_calls_at_once: bool = False
     """Function calls are answered as soon as they arrive (Gemini Live: no response ends before
     its call is answered), not when the response that made them is done (OpenAI)."""
-    """Marks this protocol has no event for → why: the metrics that need them are null for that reason."""
+    retry_refused_as: str | None = None
+    """A registered dialect to open the connection in once more when the endpoint refuses this
+    one's handshake before greeting (`REFUSED_CAUSES`): `auto` retries as `openai-beta`, whose
+    header a beta-only gateway needs. None: a refusal fails the call."""
 
     def check_auth(self, style: str) -> None:
         """UnknownNameError listing the styles this dialect accepts."""

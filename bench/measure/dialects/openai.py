@@ -252,6 +252,7 @@ class OpenAIAuto(OpenAIGA):
     """Connects like GA, then speaks whichever dialect `session.created` shows."""
 
     name = "auto"
+    retry_refused_as = "openai-beta"
 
     def greeted(self, greeting: SessionEvent) -> Dialect:
         found = detect_openai_dialect({"session": greeting.session or {}})
