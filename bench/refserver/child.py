@@ -19,12 +19,12 @@ from bench.refserver.server import RefServer
 START_TIMEOUT_S = 60.0
 
 
-def _child_main(config: RefServerConfig, conn: Connection) -> None:
-    asyncio.run(_serve(config, conn))
+def _child_main(config: RefServerConfig, conn: Connection, reuse_port: bool) -> None:
+    asyncio.run(_serve(config, conn, reuse_port))
 
 
-async def _serve(config: RefServerConfig, conn: Connection) -> None:
-    server = RefServer(config)
+async def _serve(config: RefServerConfig, conn: Connection, reuse_port: bool) -> None:
+    server = RefServer(config, reuse_port=reuse_port)
     try:
         url = await server.start()
     except Exception as exc:  # reported to the parent, which raises it as a UserError
@@ -42,16 +42,20 @@ async def _serve(config: RefServerConfig, conn: Connection) -> None:
 class ChildRefServer:
     """`with ChildRefServer(config) as url: …` — the server lives as long as the block."""
 
-    def __init__(self, config: RefServerConfig | None = None) -> None:
+    def __init__(self, config: RefServerConfig | None = None, reuse_port: bool = False,
+                 name: str = "rtbench-refserver") -> None:
         self.config = config or RefServerConfig()
+        self.reuse_port = reuse_port
+        """Listen with SO_REUSEPORT, so several processes share one port (`WorkerPool`)."""
+        self.name = name
         self._conn: Connection | None = None
         self._proc: mp.process.BaseProcess | None = None
 
     def __enter__(self) -> str:
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_child_main, args=(self.config, child), daemon=True,
-                                 name="rtbench-refserver")
+        self._proc = ctx.Process(target=_child_main, args=(self.config, child, self.reuse_port), daemon=True,
+                                 name=self.name)
         self._proc.start()
         child.close()
         if not self._conn.poll(START_TIMEOUT_S):

@@ -10,40 +10,15 @@ several workers: each would generate its own certificate.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import multiprocessing as mp
 from dataclasses import replace
-from multiprocessing.connection import Connection
 from types import TracebackType
 from urllib.parse import urlsplit
 
 from bench.common.errors import UserError
+from bench.refserver.child import ChildRefServer
 from bench.refserver.config import RefServerConfig
-from bench.refserver.server import RefServer
 
-START_TIMEOUT_S = 60.0
 MAX_WORKERS = 64
-
-
-def _worker_main(config: RefServerConfig, conn: Connection) -> None:
-    asyncio.run(_serve(config, conn))
-
-
-async def _serve(config: RefServerConfig, conn: Connection) -> None:
-    server = RefServer(config, reuse_port=True)
-    try:
-        url = await server.start()
-    except Exception as exc:  # reported to the parent, which raises it as a UserError
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        return
-    conn.send(("ok", url))
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_reader(conn.fileno(), stop.set)  # a message, or the parent gone
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
 
 
 class WorkerPool:
@@ -56,12 +31,12 @@ class WorkerPool:
             raise UserError("--tls with --workers > 1 is not supported: each worker would make its "
                             "own certificate")
         self.config, self.workers = config, workers
-        self._children: list[tuple[mp.process.BaseProcess, Connection]] = []
+        self._children: list[ChildRefServer] = []
 
     @property
     def pids(self) -> list[int]:
         """The workers' process ids, worker 0 first."""
-        return [p.pid for p, _ in self._children if p.pid is not None]
+        return [c.pid for c in self._children if c.pid is not None]
 
     def __enter__(self) -> str:
         try:
@@ -75,29 +50,13 @@ class WorkerPool:
         return url
 
     def _start(self, config: RefServerConfig) -> str:
-        ctx = mp.get_context("spawn")
-        conn, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_main, args=(config, child), daemon=True,
-                           name=f"rtbench-refserver-{len(self._children)}")
-        proc.start()
-        child.close()
-        self._children.append((proc, conn))
-        if not conn.poll(START_TIMEOUT_S):
-            raise UserError(f"a reference endpoint worker did not start within {START_TIMEOUT_S:g} s")
-        status, detail = conn.recv()
-        if status != "ok":
-            raise UserError(f"cannot listen on {config.host}:{config.port}: {detail}")
-        return str(detail)
+        child = ChildRefServer(config, reuse_port=True, name=f"rtbench-refserver-{len(self._children)}")
+        url = child.__enter__()  # stops itself if it fails to start
+        self._children.append(child)
+        return url
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        for _, conn in self._children:
-            with contextlib.suppress(OSError):
-                conn.send("stop")
-            conn.close()
-        for proc, _ in self._children:
-            proc.join(10)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(5)
+        for child in self._children:
+            child.__exit__(None, None, None)
         self._children = []
