@@ -246,7 +246,8 @@ def slo_verdict(turns: Sequence[Outcome], error_rate: float | None, slo: Slo) ->
 def step_stats(plan: LoadPlan, timings: Sequence[CallTiming], records: Mapping[str, Sequence[Outcome]],
                slo: Slo, start_ns: int, wall_s: float) -> dict[str, Any]:
     """A step's figures: requested vs achieved rate (calls that actually started within the step's
-    window ÷ its duration), schedule delay, errors, v2v, goodput (calls/s meeting every SLO), SLO."""
+    window ÷ its duration), schedule delay, errors, v2v, goodput (those calls that met every SLO
+    ÷ the duration: never above the achieved rate, however many late calls the backlog held), SLO."""
     delays = [c.delay_ms for c in timings]
     window = [c for c in timings if c.actual_ns - start_ns < plan.duration_s * 1e9]
     turns = [t for c in timings for t in records.get(c.call_id, ())]
@@ -254,7 +255,7 @@ def step_stats(plan: LoadPlan, timings: Sequence[CallTiming], records: Mapping[s
     failed = sum(1 for c in timings if not call_ok(records.get(c.call_id, ())))
     error_rate = round(failed / calls, 4) if calls else None
     v2v = [v for t in turns if t.ok and (v := t.metrics.get("v2v_ms", t.metrics.get("ttfb_ms"))) is not None]
-    good = sum(1 for c in timings if call_good(records.get(c.call_id, ()), slo))
+    good = sum(1 for c in window if call_good(records.get(c.call_id, ()), slo))
     out: dict[str, Any] = {
         "mode": plan.mode, "level": plan.level,
         "requested_rate": plan.level if plan.mode == "open" else None,

@@ -63,6 +63,9 @@ def test_a_concurrency_cap_shows_as_schedule_delay_not_as_fewer_calls(
     assert step["calls"] == 6
     assert step["schedule_delay_ms"]["max"] > 500  # the 6th waited for five calls before it
     assert step["delayed_share"] >= 0.8 and step["achieved_rate"] < 20
+    # every call succeeded, but those the backlog started after the window are not this step's
+    # throughput: goodput was 6 ÷ 0.3 s = 20/s, above the achieved rate
+    assert step["goodput"] == step["achieved_rate"]
 
 
 def test_closed_loop_users_each_run_calls_back_to_back(monkeypatch: pytest.MonkeyPatch,
