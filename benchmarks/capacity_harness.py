@@ -25,9 +25,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from bench.measure.runner import Runner, RunOptions
+from bench.metrics.harness import LagHistogram
 from bench.plan.matrix import expand, load_utterances
 from bench.plan.scenario import load_scenario
 from bench.plan.targets import Target
@@ -66,12 +65,13 @@ class GcPauses:
             self.ms.append((time.perf_counter() - self._t) * 1000)
 
 
-def _pct(x: list[float], q: float) -> float | None:
-    return round(float(np.percentile(np.asarray(x), q)), 3) if x else None
+def _pct(h: LagHistogram, q: float) -> float | None:
+    v = h.percentile(q)
+    return None if v is None else round(v, 3)
 
 
-async def _run(runner: Runner, calls: list, ramp_s: float) -> int:  # type: ignore[type-arg]
-    """Start the calls evenly over the ramp; returns the loop-lag sample index at the ramp's end."""
+async def _run(runner: Runner, calls: list, ramp_s: float) -> None:  # type: ignore[type-arg]
+    """Start the calls evenly over the ramp; loop lag is counted from the ramp's end."""
     async with runner.measuring():
         tasks = []
         t0 = time.perf_counter()
@@ -81,9 +81,8 @@ async def _run(runner: Runner, calls: list, ramp_s: float) -> int:  # type: igno
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(runner.run_call(call)))
         await asyncio.sleep(max(0.0, t0 + ramp_s - time.perf_counter()))
-        mark = len(runner.lag.samples_ms)
+        runner.lag.ms = LagHistogram()  # from here on: every session running
         await asyncio.gather(*tasks)
-        return mark
 
 
 def measure(url: str, sessions: int, seconds: float, ramp_s: float, tmp: Path,
@@ -108,19 +107,19 @@ def measure(url: str, sessions: int, seconds: float, ramp_s: float, tmp: Path,
     prof = cProfile.Profile() if profile else None
     if prof:
         prof.enable()
-    mark = asyncio.run(_run(runner, calls, ramp_s))
+    asyncio.run(_run(runner, calls, ramp_s))
     if prof:
         prof.disable()
         prof.dump_stats(profile)
     gc.callbacks.remove(pauses)
-    lag = runner.lag.samples_ms[mark:]
+    lag, send = runner.lag.ms, runner.send_lag
     failed = [r for r in records if not r.ok]
     return {"tool": "harness", "sessions": sessions, "turn_s": round(clip_s, 3), "turns": len(records),
             "planned_turns": sessions * turns, "failed": len(failed),
             "causes": sorted({str(r.error.cause) for r in failed if r.error is not None})[:5],
             "loop_lag_p50_ms": _pct(lag, 50), "loop_lag_p99_ms": _pct(lag, 99),
-            "send_lag_p50_ms": _pct(runner.send_lag_ms, 50), "send_lag_p99_ms": _pct(runner.send_lag_ms, 99),
-            "chunks": len(runner.send_lag_ms), "gc_runs": len(pauses.ms),
+            "send_lag_p50_ms": _pct(send, 50), "send_lag_p99_ms": _pct(send, 99),
+            "chunks": send.n, "gc_runs": len(pauses.ms),
             "gc_max_ms": round(max(pauses.ms, default=0.0), 3),
             "wall_s": round(time.perf_counter() - wall0, 2),
             "cpu_s": round(time.process_time() - cpu0, 2),

@@ -68,12 +68,6 @@ def harness_limited(harness: dict[str, Any]) -> str | None:
             "its own schedule; latencies include its delay, do not blame the endpoint")
 
 
-def lag_stats(samples_ms: list[float]) -> dict[str, float | None]:
-    """n, p50, p99 and max of a list of lags (ms), as `harness` stores them."""
-    d = describe(samples_ms)
-    return {k: d.stat(k) for k in ("n", "p50", "p99", "max")}
-
-
 def summarize(table: TurnTable, run_id: str | None, scenario: str | None,
               harness: dict[str, Any] | None = None) -> Summary:
     """The summary of a run: `harness` carries the harness's own figures (wall time, loop lag,

@@ -59,6 +59,7 @@ from bench.measure.load import (
 )
 from bench.measure.locust_engine import WorkerJob
 from bench.measure.runner import Runner, RunOptions
+from bench.metrics.harness import LagHistogram
 from bench.metrics.quality import check_quality
 from bench.metrics.registry import METRICS
 from bench.metrics.spec import RunPlan
@@ -280,7 +281,8 @@ def _locust(args: argparse.Namespace, runner: Runner, calls: list[CallSpec], pla
     job = WorkerJob(runner.loaded, tuple(calls), runner.urls, runner.options.paced)
     t = time.perf_counter()
     merge = load_locust.run_master(args, job, out, runner.options.run_id, job.call_timeout_s)
-    runner.lag.samples_ms, runner.send_lag_ms = merge["loop_lag_ms"], merge["send_lag_ms"]
+    runner.lag.ms = LagHistogram.from_json(merge["loop_lag_ms"])
+    runner.send_lag = LagHistogram.from_json(merge["send_lag_ms"])
     records = load_records(out, chunks=False)
     timings = timings_from_records(records)
     start = timings[0].intended_ns if timings else 0

@@ -83,7 +83,7 @@ class LiveTracker:
             self._starts.popleft()
         t_old, n_old = self._starts[0]
         v2v = list(self._v2v)  # one C-level copy: safe while the loop appends
-        lags = self.lag.samples_ms[-LAG_SAMPLES:]
+        lags = list(self.lag.ms.recent)[-LAG_SAMPLES:]
         return LiveState(now - self.t0, self.driver.active, started,
                          (started - n_old) / (now - t_old) if now > t_old else 0.0,
                          _pct(v2v, 50), _pct(v2v, 95), len(v2v), self.turns, self.errors, _pct(lags, 99))

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench.analysis.groups import GroupKey, group_key
-from bench.analysis.summary import lag_stats, summarize
+from bench.analysis.summary import summarize
 from bench.cli.common import bounded_int, print_summary
 from bench.cli.providers import offered
 from bench.cli.rundir import check_out, clear_run, make_out, resume
@@ -238,8 +238,8 @@ def finish(out: Path, manifest: dict[str, object], runner: Runner, wall_s: float
     if scoring:
         console.print("scoring quality (after the calls, so it disturbs no measurement)…")
         records = score_run(out, runner.loaded.scenario, records, runner.options.save_audio)
-    harness = {"wall_s": round(wall_s, 3), "loop_lag_ms": lag_stats(runner.lag.samples_ms),
-               "send_lag_ms": lag_stats(runner.send_lag_ms), **(extra or {})}
+    harness = {"wall_s": round(wall_s, 3), "loop_lag_ms": runner.lag.ms.stats(),
+               "send_lag_ms": runner.send_lag.stats(), **(extra or {})}
     table = read_table(out)
     summary = summarize(table, str(manifest["run_id"]), manifest["scenario"]["name"],  # type: ignore[index]
                         harness)

@@ -15,11 +15,11 @@ ended and their records arrived, and writes its account (`locust.json`) before q
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from queue import Empty, SimpleQueue
@@ -36,6 +36,7 @@ from bench.measure.load import CallTiming, LoadDriver
 from bench.measure.locust_engine import CALL_INDEX_STRIDE, MERGE, RAW_ENV, SPEC_ENV, MasterSpec, WorkerJob
 from bench.measure.runner import Runner, RunOptions
 from bench.measure.transports.base import now_ns
+from bench.metrics.harness import LagHistogram
 from bench.results.records import TurnRecord
 from bench.results.store import RunStore, write_json
 
@@ -147,8 +148,8 @@ class WorkerEngine:
             runner.send_message(DONE, {"raw": str(self.store.root), "written": self.store.written,
                                        "sent": self.sent, "calls": len(self.timings),
                                        "unfinished": sum(not f.done() for f in self._pending),
-                                       "loop_lag_ms": self.runner.lag.samples_ms,
-                                       "send_lag_ms": self.runner.send_lag_ms})
+                                       "loop_lag_ms": self.runner.lag.ms.to_json(),
+                                       "send_lag_ms": self.runner.send_lag.to_json()})
 
 
 class TurnFailed(Exception):
@@ -206,8 +207,16 @@ class MasterMerge:
         missing = sorted(set(self.received) - set(self.done))
         write_json(self.out / MERGE, {
             "workers": workers, "missing": missing, "merged": sum(self.received.values()),
-            "loop_lag_ms": list(itertools.chain.from_iterable(d["loop_lag_ms"] for d in self.done.values())),
-            "send_lag_ms": list(itertools.chain.from_iterable(d["send_lag_ms"] for d in self.done.values()))})
+            **{key: merged_lags(d[key] for d in self.done.values())
+               for key in ("loop_lag_ms", "send_lag_ms")}})
+
+
+def merged_lags(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The workers' lag histograms (as they sent them) as one."""
+    total = LagHistogram()
+    for part in parts:
+        total.merge(LagHistogram.from_json(part))
+    return total.to_json()
 
 
 MERGER: MasterMerge | None = None

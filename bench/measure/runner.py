@@ -26,7 +26,7 @@ from bench.measure.transports.base import Endpoint, Transport, now_ns
 from bench.measure.transports.websocket import WebSocketTransport
 from bench.measure.turns import turn_mode
 from bench.metrics.bargein import null_reasons as bargein_null_reasons
-from bench.metrics.harness import SCHEDULED_MARK
+from bench.metrics.harness import SCHEDULED_MARK, LagHistogram
 from bench.metrics.latency import first_audible_ns
 from bench.metrics.registry import measure_metrics
 from bench.metrics.spec import TurnInputs
@@ -117,13 +117,14 @@ class LoopLag:
     """How late the harness's own event loop wakes up: its measurement overhead."""
 
     interval_s: float = 0.01
-    samples_ms: list[float] = field(default_factory=list)
+    ms: LagHistogram = field(default_factory=LagHistogram)
+    """Every wake-up's lateness (ms), in constant memory."""
 
     async def run(self) -> None:
         while True:
             t = now_ns()
             await asyncio.sleep(self.interval_s)
-            self.samples_ms.append((now_ns() - t) / 1e6 - self.interval_s * 1000)
+            self.ms.add((now_ns() - t) / 1e6 - self.interval_s * 1000)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ class Runner:
         self.loaded, self.store, self.options, self.urls = loaded, store, options, urls
         self.progress = progress or (lambda _r: None)
         self.lag = LoopLag()
-        self.send_lag_ms: list[float] = []
+        self.send_lag = LagHistogram()
         """Send lag of every paced input chunk of the run (ms), for the harness-limited check."""
         self.wire: WireCache = {}
         self.retried_as: dict[str, str] = {}
@@ -258,7 +259,7 @@ class Runner:
         except Exception as exc:  # never lose a turn to a harness bug: record it, go on
             fault = harness_error(exc)
         lags = session.send_lag_ms
-        self.send_lag_ms.extend(lags)
+        self.send_lag.extend(lags)
         record, line = await asyncio.to_thread(self._stored, call, session, i, turn, tl, fault, started, lags)
         self.store.append_line(line)
         self.progress(record)

@@ -111,7 +111,7 @@ def test_the_tracker_gives_active_sessions_rate_rolling_v2v_errors_and_loop_lag(
     for k in range(300):  # the window keeps the last 200: 100 … 299
         tracker.record(record(f"c{k}", v2v=float(k)))
     tracker.record(record("bad", ok=False))
-    lag.samples_ms.extend([1.0] * 98 + [9.0, 9.0])
+    lag.ms.extend([1.0] * 98 + [9.0, 9.0])
     driver.active, driver.started, clock.t = 7, 40, 104.0
     s = tracker.state()
     assert s.active == 7 and s.started == 40 and s.rate == pytest.approx(10.0)
