@@ -109,11 +109,11 @@ class Session:
         self.open_marks: dict[str, int] = {}
         self._reader: asyncio.Task[None] | None = None
         self._finished: set[str] = set()
+        """Ids of the responses of earlier turns: their late events belong to no turn."""
         self._barge: BargeIn | None = None
         """The interruption in flight: from the interrupted turn's start to its answer's end."""
         self._tools = ToolFlow()
         """This turn's function calls (answered with its scripted result)."""
-        """Ids of the responses of earlier turns: their late events belong to no turn."""
         self.send_lag_ms: list[float] = []
         """This turn's audio send lag: for each paced 20 ms chunk, when the transport sent it
         minus when it was due (ms). Empty for text turns, unpaced sends and media tracks."""
