@@ -11,20 +11,35 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.common.formats import fmt_unit
-from bench.results.summary import Summary
+from bench.results.summary import GroupSummary, Summary
 
 HEADLINE = ("v2v_ms", "ttfb_ms", "ttft_ms", "e2e_ms", "vad_ms", "audio_rtf", "cost_usd")
+BEHAVIOUR = ("stop_ms", "talk_over_ms", "tool_call_ms", "tool_result_to_audio_ms", "greeting_ms",
+             "speech_rate_wpm")
+"""Shown too when a run measured them (barge-in, tool calls, greetings, speech rate): p50 / p95."""
+RATES = ("yield_ok", "tool_call_ok", "answer_ok")
+"""1.0/0.0 verdicts, shown as their rate (the mean) and how many turns were judged."""
+
+
+def _column(g: GroupSummary) -> str:
+    axes = [f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in (("voice", g.output_voice), ("speed", g.speed), ("vad", g.turn_detection))
+            if v is not None]
+    return "\n".join([g.target, f"{g.transport} · {g.variant}", *([" · ".join(axes)] if axes else [])])
 
 
 def summary_table(summary: Summary) -> Table:
-    """One row per headline metric, one column per group: p50 / p95 (turns and failures on top).
-    Names are escaped: a target named from a URL may hold `[redacted]`, which is not markup."""
+    """One row per headline metric, one column per group: p50 / p95 (turns and failures on top),
+    then the behaviour metrics and verdict rates the run measured. A group's column names the
+    voice, speed or turn detection that sets it apart when the run varies them. Names are
+    escaped: a target named from a URL may hold `[redacted]`, which is not markup."""
     table = Table(title=escape(f"{summary.scenario or ''} — {summary.run_id or ''}"), title_justify="left")
     table.add_column("p50 / p95")
     for g in summary.groups:
-        table.add_column(escape(f"{g.target}\n{g.transport} · {g.variant}"), justify="right")
+        table.add_column(escape(_column(g)), justify="right")
     table.add_row("turns (failed)", *[f"{g.turns} ({g.failed})" for g in summary.groups])
-    for name in HEADLINE:
+    measured = [n for n in BEHAVIOUR if any(n in g.metrics for g in summary.groups)]
+    for name in (*HEADLINE, *measured):
         info = summary.metrics_info.get(name)
         unit = info.unit if info else ""
         cells = []
@@ -32,6 +47,12 @@ def summary_table(summary: Summary) -> Table:
             m = g.metrics.get(name)
             cells.append(f"{fmt_unit(m.p50, unit)} / {fmt_unit(m.p95, unit)}" if m else "—")
         table.add_row(name, *cells)
+    for name in (n for n in RATES if any(n in g.metrics for g in summary.groups)):
+        cells = []
+        for g in summary.groups:
+            m = g.metrics.get(name)
+            cells.append(f"{m.mean:.0%} of {m.n}" if m and m.mean is not None and m.n else "—")
+        table.add_row(f"{name} (rate)", *cells)
     return table
 
 

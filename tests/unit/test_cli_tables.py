@@ -91,3 +91,28 @@ def test_summary_table_shows_names_that_look_like_markup() -> None:
     group = dataclasses.replace(summary.groups[0], target="[redacted]@127.0.0.1:8080")
     text = to_text(summary_table(dataclasses.replace(summary, groups=[group])), width=120)
     assert "[redacted]@" in text  # rich would take an unescaped `[redacted]` for a style tag
+
+
+def test_summary_table_names_each_groups_axis_and_shows_the_behaviour_it_measured() -> None:
+    import dataclasses
+
+    from bench.cli.common import summary_table
+    from bench.results.summary import MetricStats, read_summary
+
+    summary = read_summary(RUNS / "base" / "summary.json")
+    base = summary.groups[0]
+    plain = to_text(summary_table(summary), width=160)
+    assert "tool_call_ok" not in plain and "stop_ms" not in plain  # not measured: no rows
+
+    def stats(mean: float, n: int) -> MetricStats:
+        return dataclasses.replace(base.metrics["v2v_ms"], mean=mean, n=n, p50=mean, p95=mean)
+
+    slow = dataclasses.replace(base, output_voice="marin", speed=0.5,
+                               metrics={**base.metrics, "tool_call_ok": stats(0.75, 8),
+                                        "stop_ms": stats(310.0, 8)})
+    fast = dataclasses.replace(base, output_voice="marin", speed=1.5, metrics=base.metrics)
+    text = to_text(summary_table(dataclasses.replace(summary, groups=[slow, fast])), width=160)
+    assert "voice marin · speed 0.5" in text and "voice marin · speed 1.5" in text
+    assert "75% of 8" in text and "tool_call_ok (rate)" in text
+    row = next(line for line in text.splitlines() if line.startswith("│ stop_ms"))
+    assert "310" in row and "—" in row  # the group that measured none shows a dash
