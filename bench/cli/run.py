@@ -116,15 +116,30 @@ def check_transports(names: list[str]) -> None:
             raise UnknownNameError("transport (not available in this version)", n, list(TRANSPORTS))
 
 
+def _session_axes(call: CallSpec) -> dict[str, str]:
+    """The settings a scenario may vary across calls (`session.voice`, `speed`, `turn_detection`)."""
+    s = call.session
+    if s is None:
+        return {}
+    return {"voice": s.voice or "—", "speed": "—" if s.speed is None else f"{s.speed:g}",
+            "vad": s.turn_detection.label}
+
+
 def matrix_table(calls: list[CallSpec]) -> Table:
+    """The expanded matrix, a row per call; a `session` column names the output voice, speed or
+    turn detection of each call when the scenario varies them."""
     table = Table(title=f"{len(calls)} calls, {sum(len(c.conversation.turns) for c in calls)} turns")
-    for col in ("call", "target", "transport", "voice", "SNR dB", "turns", "repeat", "warm-up"):
+    axes = [_session_axes(c) for c in calls]
+    varied = [k for k in ("voice", "speed", "vad") if len({a.get(k) for a in axes}) > 1]
+    for col in ("call", "target", "transport", "voice", *(["session"] if varied else []), "SNR dB", "turns",
+                "repeat", "warm-up"):
         table.add_column(col)
-    for c in calls:
+    for c, a in zip(calls, axes, strict=True):
         labels = ", ".join(t.label for t in c.conversation.turns)
         snr = c.conversation.snr_db
+        session = [" · ".join(f"{k} {a[k]}" for k in varied)] if varied else []
         table.add_row(c.call_id, escape(c.target.name), c.transport, escape(c.conversation.voice),
-                      "clean" if snr is None else f"{snr:g}", escape(labels),
+                      *map(escape, session), "clean" if snr is None else f"{snr:g}", escape(labels),
                       str(c.repeat) if c.repeat >= 0 else "—", "yes" if c.warmup else "")
     return table
 

@@ -103,3 +103,15 @@ def test_the_reference_endpoint_speaks_each_voice_distinctly_at_a_rate_scaled_by
     assert sorted(tts.VOICES) == sorted(VOICES) and len(set(tts.VOICES.values())) == len(VOICES)
     speeds = (0.25, 1.0, 1.5)
     assert [tts.rate_wpm(s) for s in speeds] == [round(tts.BASE_RATE_WPM * s) for s in speeds]
+
+
+def test_the_dry_run_table_names_each_calls_varied_session_settings() -> None:
+    from bench.cli.run import matrix_table
+    from bench.common.formats import to_text
+
+    varied = expand(loaded({"voice": ["ash", "marin"], "speed": 1.0}), [TARGET], {})
+    text = to_text(matrix_table(varied), width=160)
+    assert "session" in text and "voice ash" in text and "voice marin" in text
+    assert "speed" not in text  # the same for every call: not named
+    same = to_text(matrix_table(expand(loaded({"voice": "ash"}), [TARGET], {})), width=160)
+    assert "session" not in same
