@@ -164,8 +164,26 @@ def render(manifest: dict[str, Any], summary: Summary, table: TurnTable, run_dir
         turns=turn_rows(table.records(range(min(TURN_ROWS, len(table))))), total_turns=len(table),
         setup=[setup_row(g) for g in groups],
         run_info=flat({"machine": manifest.get("machine", {}), "options": manifest.get("options", {})}),
-        targets=manifest.get("targets", []), metrics=METRICS, clip_seconds=SECONDS,
+        targets=target_rows(manifest), metrics=METRICS, clip_seconds=SECONDS,
         transport_most=MOST)
+
+
+def target_rows(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The manifest's targets as table rows: the price entry applied in words (entry, date,
+    simulated or not; why none applies), empty lists as "—"."""
+    rows = []
+    for t in manifest.get("targets", []):
+        row = {"name": t.get("name")}  # first, whatever order the manifest's keys come in
+        row.update({k: (None if v in ((), []) else v) for k, v in t.items() if k not in ("name", "price")})
+        price = t.get("price")
+        if isinstance(price, dict):
+            if price.get("model"):
+                row["price"] = (f"{price['model']} (as of {price.get('as_of') or '?'}"
+                                f"{', simulated' if price.get('simulated') else ''})")
+            else:
+                row["price"] = price.get("reason") or "none"
+        rows.append(row)
+    return rows
 
 
 def write_report(run_dir: Path, manifest: dict[str, Any], summary: Summary, table: TurnTable,

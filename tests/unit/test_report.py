@@ -267,3 +267,19 @@ def test_runs_with_nothing_to_plot_still_render() -> None:
     assert "No latency was measured" in failed and "No successful turn to show" in failed
     assert "timeout" in failed and "100.0%" in failed
     assert "<svg" not in page([]) and "No marks recorded" in page([rec(0, marks={})])
+
+
+def test_the_targets_table_says_which_price_entry_applied_in_words() -> None:
+    from bench.report.html import target_rows
+
+    manifest = {"targets": [
+        {"url": None, "ice_servers": [], "name": "reference",
+         "price": {"key": "gpt-realtime", "model": "gpt-realtime", "as_of": "2026-08-21", "source": "s",
+                   "simulated": True, "reason": ""}},
+        {"url": "wss://x", "ice_servers": [], "name": "gw",
+         "price": {"key": "mystery", "model": None, "simulated": False,
+                   "reason": "no price for 'mystery': cost_usd is null"}}]}
+    ref, gw = target_rows(manifest)
+    assert next(iter(ref)) == "name" and list(ref)[-1] == "price"
+    assert ref["price"] == "gpt-realtime (as of 2026-08-21, simulated)" and ref["ice_servers"] is None
+    assert gw["price"] == "no price for 'mystery': cost_usd is null"
