@@ -7,9 +7,8 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
-
 import numpy as np
+import pytest
 
 from bench.analysis.summary import HARNESS_LIMIT_MS, harness_limited
 from bench.metrics.harness import COARSE_FROM_MS, FINE_MS, RECENT, LagHistogram, send_lag_metrics
