@@ -25,6 +25,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.measure.runner import Runner, RunOptions
 from bench.metrics.harness import LagHistogram
 from bench.plan.matrix import expand, load_utterances
@@ -32,6 +34,7 @@ from bench.plan.scenario import load_scenario
 from bench.plan.targets import Target
 from bench.results.records import TurnRecord
 from bench.results.store import RunStore
+from benchmarks.gc_pauses import GcPauses
 
 SCENARIO = """\
 name: capacity
@@ -49,20 +52,6 @@ corpus:
 turns: [{turns}]
 turn_timeout_s: 20
 """
-
-
-class GcPauses:
-    """How long each garbage collection held the interpreter (a pause of the event loop too)."""
-
-    def __init__(self) -> None:
-        self.ms: list[float] = []
-        self._t = 0.0
-
-    def __call__(self, phase: str, _info: dict[str, int]) -> None:
-        if phase == "start":
-            self._t = time.perf_counter()
-        else:
-            self.ms.append((time.perf_counter() - self._t) * 1000)
 
 
 def _pct(h: LagHistogram, q: float) -> float | None:

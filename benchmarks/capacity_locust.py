@@ -47,6 +47,9 @@ from locust import User, constant, events, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.exception import StopUser  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.gc_pauses import GcPauses  # noqa: E402
+
 CHUNK = 960
 """20 ms of PCM16 24 kHz mono."""
 STATE: dict[str, Any] = {"url": "", "turns": 1, "audio": b"", "send_lag_ms": [], "failed": 0,
@@ -138,20 +141,6 @@ class RealtimeUser(User):
         took_ms = (time.perf_counter() - start) * 1000
         events.request.fire(request_type="WS", name="turn", response_time=took_ms, response_length=0,
                             exception=None, context={})
-
-
-class GcPauses:
-    """How long each garbage collection held the interpreter (the hub too)."""
-
-    def __init__(self) -> None:
-        self.ms: list[float] = []
-        self._t = 0.0
-
-    def __call__(self, phase: str, _info: dict[str, int]) -> None:
-        if phase == "start":
-            self._t = time.perf_counter()
-        else:
-            self.ms.append((time.perf_counter() - self._t) * 1000)
 
 
 def _hub_lag(out: list[float]) -> None:
